@@ -1,0 +1,211 @@
+/**
+ * Validating decoders for untrusted input. They never throw: every outcome is a value, either a
+ * typed frame or a protocol error with the `id` to answer when one could be read.
+ * @module
+ */
+import { channelNameError } from './channel.js';
+import type { Codec, FrameData } from './codec.js';
+import type { ErrorCode } from './codes.js';
+import type { ClientFrame, ErrorBody, ServerFrame } from './frames.js';
+
+export type Decoded<T> =
+  | { ok: true; frame: T }
+  | {
+      ok: false;
+      error: ErrorBody;
+      /** The command id, when the frame had a usable one: answer with a `reply`, else an `error` frame. */
+      id?: number;
+    };
+
+/** Deeper structures than this are refused: no legitimate frame needs them, and they cost stack. */
+export const MAX_DEPTH = 64;
+export const MAX_KEY_LENGTH = 128;
+export const MAX_METHOD_LENGTH = 128;
+export const MAX_TOKEN_LENGTH = 16_384;
+export const MAX_EPOCH_LENGTH = 64;
+
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+type Obj = Record<string, unknown>;
+
+const fail = (message: string, id?: number, code: ErrorCode = 'bad_request'): Decoded<never> =>
+  id === undefined ? { ok: false, error: { code, message } } : { ok: false, error: { code, message }, id };
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) > 0;
+const isOffset = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const isStr = (v: unknown, max = Number.POSITIVE_INFINITY): v is string => typeof v === 'string' && v.length <= max;
+const isNonEmpty = (v: unknown, max?: number): v is string => isStr(v, max) && v.length > 0;
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/**
+ * Walks a decoded value without recursion and returns why it is unacceptable, or null:
+ * only JSON values (plus byte arrays, which MessagePack carries), plain objects without
+ * prototype-changing keys, and bounded depth.
+ */
+function unsafeValue(root: unknown): string | null {
+  const stack: [unknown, number][] = [[root, 0]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop() as [unknown, number];
+    if (value === null || typeof value === 'string' || typeof value === 'boolean') continue;
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) return 'numbers must be finite';
+      continue;
+    }
+    if (typeof value !== 'object') return `unsupported value of type ${typeof value}`;
+    if (value instanceof Uint8Array) continue;
+    if (depth >= MAX_DEPTH) return `nested deeper than ${MAX_DEPTH} levels`;
+    if (Array.isArray(value)) {
+      for (const item of value) stack.push([item, depth + 1]);
+      continue;
+    }
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) return 'only plain objects are allowed';
+    for (const key of Object.keys(value)) {
+      if (FORBIDDEN_KEYS.has(key)) return `key "${key}" is not allowed`;
+      stack.push([(value as Obj)[key], depth + 1]);
+    }
+  }
+  return null;
+}
+
+function parse(data: FrameData, codec: Codec, binary: boolean): Decoded<Obj> {
+  if (binary !== codec.binary) {
+    const kind = binary ? 'binary' : 'text';
+    return fail(`${kind} frame on ${codec.name}: send ${codec.binary ? 'binary' : 'text'} frames`);
+  }
+  let value: unknown;
+  try {
+    value = codec.decode(data instanceof ArrayBuffer ? new Uint8Array(data) : data);
+  } catch (err) {
+    const why = err instanceof TypeError && /utf-?8|encod/i.test(err.message) ? 'invalid UTF-8' : 'malformed';
+    return fail(`${why} ${codec.name} frame`);
+  }
+  if (!isObj(value)) return fail('a frame must be an object');
+  const id = isId(value.id) ? value.id : undefined;
+  const unsafe = unsafeValue(value);
+  if (unsafe) return fail(unsafe, id);
+  if (typeof value.type !== 'string') return fail('a frame must have a string "type"', id);
+  return { ok: true, frame: value };
+}
+
+function channelOf(f: Obj, id: number): Decoded<never> | string {
+  const why = channelNameError(f.channel);
+  return why ? fail(why, id) : (f.channel as string);
+}
+
+/**
+ * Decodes and validates a frame sent by a client. `binary` says which kind of WebSocket message
+ * carried it (`ws` reports it as `isBinary`); by default bytes count as binary, strings as text.
+ * The returned frame is rebuilt from validated fields only: unknown fields are dropped.
+ */
+export function decodeClientFrame(
+  data: FrameData,
+  codec: Codec,
+  binary: boolean = typeof data !== 'string',
+): Decoded<ClientFrame> {
+  const parsed = parse(data, codec, binary);
+  if (!parsed.ok) return parsed;
+  const f = parsed.frame;
+  const type = f.type as string;
+
+  switch (type) {
+    case 'pong':
+      return { ok: true, frame: { type } };
+    case 'ping':
+      if (f.id === undefined) return { ok: true, frame: { type } };
+      return isId(f.id) ? { ok: true, frame: { type, id: f.id } } : fail('"id" must be a positive integer');
+    case 'heartbeat':
+      if (f.timestamp !== undefined && !isNum(f.timestamp)) return fail('"timestamp" must be a number');
+      return { ok: true, frame: f.timestamp === undefined ? { type } : { type, timestamp: f.timestamp } };
+  }
+
+  if (!isId(f.id)) return fail(`"${type}" needs an "id" that is a positive integer`);
+  const id = f.id;
+  switch (type) {
+    case 'subscribe': {
+      const channel = channelOf(f, id);
+      if (typeof channel !== 'string') return channel;
+      if (f.since === undefined) return { ok: true, frame: { type, id, channel } };
+      const since = f.since;
+      if (!isObj(since) || !isOffset(since.offset) || !isNonEmpty(since.epoch, MAX_EPOCH_LENGTH))
+        return fail('"since" must be {offset: integer >= 0, epoch: string}', id);
+      return { ok: true, frame: { type, id, channel, since: { offset: since.offset, epoch: since.epoch } } };
+    }
+    case 'unsubscribe':
+    case 'presence': {
+      const channel = channelOf(f, id);
+      return typeof channel === 'string' ? { ok: true, frame: { type, id, channel } } : channel;
+    }
+    case 'publish': {
+      const channel = channelOf(f, id);
+      if (typeof channel !== 'string') return channel;
+      if (!('data' in f)) return fail('"publish" needs "data"', id);
+      if (f.key === undefined) return { ok: true, frame: { type, id, channel, data: f.data } };
+      if (!isNonEmpty(f.key, MAX_KEY_LENGTH))
+        return fail(`"key" must be a string of 1-${MAX_KEY_LENGTH} characters`, id);
+      return { ok: true, frame: { type, id, channel, data: f.data, key: f.key } };
+    }
+    case 'rpc': {
+      if (!isNonEmpty(f.method, MAX_METHOD_LENGTH))
+        return fail(`"method" must be a string of 1-${MAX_METHOD_LENGTH} characters`, id);
+      const frame = { type, id, method: f.method } as const;
+      return { ok: true, frame: 'params' in f ? { ...frame, params: f.params } : frame };
+    }
+    case 'refresh':
+      if (!isNonEmpty(f.token, MAX_TOKEN_LENGTH)) return fail('"token" must be a non-empty string', id);
+      return { ok: true, frame: { type, id, token: f.token } };
+    default:
+      return fail(`unknown frame type "${type.slice(0, 32)}"`, id);
+  }
+}
+
+const isErrorBody = (v: unknown): boolean => isObj(v) && isStr(v.code) && isStr(v.message);
+const isPresence = (f: Obj): boolean => isStr(f.channel) && isStr(f.user) && isStr(f.connectionId);
+
+/** Per server frame type: does the frame carry the fields a client relies on? */
+const SERVER_CHECKS: Record<ServerFrame['type'], (f: Obj) => boolean> = {
+  welcome: (f) =>
+    f.protocol === 1 &&
+    isStr(f.connectionId) &&
+    isStr(f.user) &&
+    isObj(f.heartbeat) &&
+    isNum(f.heartbeat.interval) &&
+    isNum(f.heartbeat.timeout) &&
+    isObj(f.limits) &&
+    (f.expiresAt === undefined || isNum(f.expiresAt)),
+  ping: (f) => f.id === undefined || isId(f.id),
+  pong: (f) => f.id === undefined || isId(f.id),
+  heartbeat: () => true,
+  reply: (f) => isId(f.id) && (f.ok === true || (f.ok === false && isErrorBody(f.error))),
+  message: (f) =>
+    isStr(f.channel) &&
+    isId(f.offset) &&
+    isStr(f.epoch) &&
+    isNum(f.ts) &&
+    'data' in f &&
+    (f.from === undefined || isStr(f.from)),
+  join: isPresence,
+  leave: isPresence,
+  unsubscribed: (f) => isStr(f.channel) && isStr(f.reason),
+  error: (f) => isErrorBody(f.error),
+};
+
+/**
+ * Decodes and validates a frame sent by a server. Lighter than {@link decodeClientFrame}
+ * (it checks the fields a client relies on and keeps the frame as sent), since it ships in
+ * every browser bundle.
+ */
+export function decodeServerFrame(
+  data: FrameData,
+  codec: Codec,
+  binary: boolean = typeof data !== 'string',
+): Decoded<ServerFrame> {
+  const parsed = parse(data, codec, binary);
+  if (!parsed.ok) return parsed;
+  const f = parsed.frame;
+  const check = SERVER_CHECKS[f.type as ServerFrame['type']];
+  if (!check || !Object.hasOwn(SERVER_CHECKS, f.type as string))
+    return fail(`unknown frame type "${(f.type as string).slice(0, 32)}"`);
+  return check(f) ? { ok: true, frame: f as unknown as ServerFrame } : fail(`malformed "${f.type}" frame`);
+}

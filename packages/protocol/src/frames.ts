@@ -1,0 +1,227 @@
+/**
+ * Frame shapes of the Tether wire protocol v1, as discriminated unions on `type`.
+ * docs/PROTOCOL.md is the prose version of this file; keep the two in step.
+ * @module
+ */
+import type { ErrorCode } from './codes.js';
+
+/** Protocol version announced in `welcome`. */
+export const PROTOCOL_VERSION = 1;
+
+/** `{code, message}` carried by failed replies and `error` frames. */
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+}
+
+/** One connection in a channel's presence set. A user with three tabs is three entries. */
+export interface PresenceClient {
+  user: string;
+  connectionId: string;
+  info?: unknown;
+}
+
+/** Where a subscriber left off: the last offset it saw and the epoch that offset belongs to. */
+export interface StreamPosition {
+  offset: number;
+  epoch: string;
+}
+
+// ---------------------------------------------------------------- server → client
+
+export interface WelcomeFrame {
+  type: 'welcome';
+  protocol: 1;
+  connectionId: string;
+  user: string;
+  /** Milliseconds. The server pings every `interval`; `interval + timeout` of silence means dead. */
+  heartbeat: { interval: number; timeout: number };
+  limits: { maxPayload: number; messagesPerSecond: number; maxSubscriptions: number };
+  /** When the token expires (ms since epoch); send `refresh` before then. */
+  expiresAt?: number;
+}
+
+/** Liveness probe. From the server it has no `id`; a client `ping` may carry one, echoed in `pong`. */
+export interface PingFrame {
+  type: 'ping';
+  id?: number;
+}
+
+export interface PongFrame {
+  type: 'pong';
+  id?: number;
+}
+
+/** Seed compatibility: counts as liveness and is echoed back unchanged. */
+export interface HeartbeatFrame {
+  type: 'heartbeat';
+  timestamp?: number;
+}
+
+export interface ReplyOk<R = unknown> {
+  type: 'reply';
+  id: number;
+  ok: true;
+  result: R;
+}
+
+export interface ReplyError {
+  type: 'reply';
+  id: number;
+  ok: false;
+  error: ErrorBody;
+}
+
+export type ReplyFrame<R = unknown> = ReplyOk<R> | ReplyError;
+
+/** A publication on a channel the connection is subscribed to. */
+export interface MessageFrame<D = unknown> {
+  type: 'message';
+  channel: string;
+  offset: number;
+  epoch: string;
+  data: D;
+  /** User id of the publisher; absent for publications from server code or the HTTP API. */
+  from?: string;
+  ts: number;
+}
+
+export interface JoinFrame extends PresenceClient {
+  type: 'join';
+  channel: string;
+}
+
+export interface LeaveFrame extends PresenceClient {
+  type: 'leave';
+  channel: string;
+}
+
+export interface UnsubscribedFrame {
+  type: 'unsubscribed';
+  channel: string;
+  reason: string;
+}
+
+export interface ErrorFrame {
+  type: 'error';
+  error: ErrorBody;
+}
+
+export type ServerFrame =
+  | WelcomeFrame
+  | PingFrame
+  | PongFrame
+  | HeartbeatFrame
+  | ReplyFrame
+  | MessageFrame
+  | JoinFrame
+  | LeaveFrame
+  | UnsubscribedFrame
+  | ErrorFrame;
+
+// ---------------------------------------------------------------- client → server
+
+export interface SubscribeFrame {
+  type: 'subscribe';
+  id: number;
+  channel: string;
+  since?: StreamPosition;
+}
+
+export interface UnsubscribeFrame {
+  type: 'unsubscribe';
+  id: number;
+  channel: string;
+}
+
+export interface PublishFrame {
+  type: 'publish';
+  id: number;
+  channel: string;
+  data: unknown;
+  /** Idempotency key: a repeat within the dedup window returns the first offset and publishes nothing. */
+  key?: string;
+}
+
+export interface RpcFrame {
+  type: 'rpc';
+  id: number;
+  method: string;
+  params?: unknown;
+}
+
+export interface PresenceFrame {
+  type: 'presence';
+  id: number;
+  channel: string;
+}
+
+export interface RefreshFrame {
+  type: 'refresh';
+  id: number;
+  token: string;
+}
+
+export type ClientFrame =
+  | SubscribeFrame
+  | UnsubscribeFrame
+  | PublishFrame
+  | RpcFrame
+  | PresenceFrame
+  | RefreshFrame
+  | PingFrame
+  | PongFrame
+  | HeartbeatFrame;
+
+/** Client commands that are answered by exactly one `reply`. */
+export type CommandFrame = Extract<ClientFrame, { id: number }>;
+
+// ---------------------------------------------------------------- reply results
+
+export interface SubscribeResult {
+  /** The channel's latest offset when the subscription started (0 when empty). */
+  offset: number;
+  epoch: string;
+  /** True when `since` was given and every publication after it is in `publications`. */
+  recovered: boolean;
+  publications: MessageFrame[];
+}
+
+export interface PublishResult {
+  offset: number;
+  epoch: string;
+}
+
+export interface PresenceResult {
+  clients: PresenceClient[];
+}
+
+export interface RefreshResult {
+  expiresAt?: number;
+}
+
+/** `type` values of each direction, for validation and docs tests. */
+export const SERVER_FRAME_TYPES = [
+  'welcome',
+  'ping',
+  'pong',
+  'heartbeat',
+  'reply',
+  'message',
+  'join',
+  'leave',
+  'unsubscribed',
+  'error',
+] as const satisfies readonly ServerFrame['type'][];
+
+export const CLIENT_FRAME_TYPES = [
+  'subscribe',
+  'unsubscribe',
+  'publish',
+  'rpc',
+  'presence',
+  'refresh',
+  'ping',
+  'pong',
+  'heartbeat',
+] as const satisfies readonly ClientFrame['type'][];

@@ -1,0 +1,6 @@
+/**
+ * `@tether/server`: the Tether server on `ws`.
+ * @module
+ */
+export * from './broker.js';
+export { type MemoryBrokerOptions, memoryBroker } from './memory-broker.js';
