@@ -6,7 +6,7 @@
 import { channelNameError } from './channel.js';
 import type { Codec, FrameData } from './codec.js';
 import type { ErrorCode } from './codes.js';
-import type { ClientFrame, ErrorBody, ServerFrame } from './frames.js';
+import { CLIENT_FRAME_TYPES, type ClientFrame, type ErrorBody, type ServerFrame } from './frames.js';
 
 export type Decoded<T> =
   | { ok: true; frame: T }
@@ -120,6 +120,8 @@ export function decodeClientFrame(
       return { ok: true, frame: f.timestamp === undefined ? { type } : { type, timestamp: f.timestamp } };
   }
 
+  if (!(CLIENT_FRAME_TYPES as readonly string[]).includes(type))
+    return fail(`unknown frame type "${type.slice(0, 32)}"`, isId(f.id) ? f.id : undefined);
   if (!isId(f.id)) return fail(`"${type}" needs an "id" that is a positive integer`);
   const id = f.id;
   switch (type) {
