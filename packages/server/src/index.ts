@@ -4,3 +4,4 @@
  */
 export * from './broker.js';
 export { type MemoryBrokerOptions, memoryBroker } from './memory-broker.js';
+export { type SqliteBrokerOptions, sqliteBroker } from './sqlite-broker.js';

@@ -1,0 +1,101 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { Broker, PublishOptions } from '../src/broker.js';
+import { sqliteBroker } from '../src/sqlite-broker.js';
+import { recordEvents, runBrokerConformance, waitFor } from '../src/testing.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tether-sqlite-'));
+let n = 0;
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+runBrokerConformance('sqlite', ({ now }) => sqliteBroker({ file: join(dir, `conformance-${n++}.db`), now }));
+
+const opts = (over: Partial<PublishOptions> = {}): PublishOptions => ({
+  historySize: 100,
+  historyTtl: 60_000,
+  dedupTtl: 60_000,
+  ...over,
+});
+
+describe('sqliteBroker durability', () => {
+  const open: Broker[] = [];
+  afterEach(async () => {
+    for (const b of open.splice(0)) await b.close();
+  });
+  const start = async (file: string, now?: () => number): Promise<Broker> => {
+    const b = sqliteBroker(now ? { file, now } : { file });
+    open.push(b);
+    await b.start(recordEvents());
+    return b;
+  };
+
+  it('keeps epoch, history, offsets and idempotency keys across a close and reopen', async () => {
+    const file = join(dir, 'nested', 'folder', 'reopen.db');
+    const first = await start(file);
+    const a = await first.publish('room:a', { text: 'one' }, opts({ from: 'alice', key: 'k1' }));
+    await first.publish('room:a', { text: 'two' }, opts());
+    await first.close();
+
+    const second = await start(file);
+    const h = await second.history('room:a');
+    expect(h.epoch).toBe(a.publication.epoch);
+    expect(h.offset).toBe(2);
+    expect(h.publications.map((p) => p.data)).toEqual([{ text: 'one' }, { text: 'two' }]);
+    expect(h.publications[0]?.from).toBe('alice');
+    const replay = await second.publish('room:a', { text: 'one again' }, opts({ key: 'k1' }));
+    expect(replay).toEqual({ publication: a.publication, duplicate: true });
+    const three = await second.publish('room:a', { text: 'three' }, opts());
+    expect(three.publication).toMatchObject({ offset: 3, epoch: a.publication.epoch });
+  });
+
+  it('sweeps expired history and keys and forgets idle empty channels, but not subscribed ones', async () => {
+    let t = 1_000_000;
+    const file = join(dir, 'sweep.db');
+    const b = sqliteBroker({ file, now: () => t, sweepInterval: 20, idleChannelTtl: 1000 });
+    open.push(b);
+    await b.start(recordEvents());
+    const gone = await b.publish('room:gone', 1, opts({ historyTtl: 100, dedupTtl: 100, key: 'x' }));
+    const kept = await b.publish('room:kept', 1, opts({ historyTtl: 100, dedupTtl: 100 }));
+    await b.subscribe('room:kept');
+    t += 5000;
+    // The sweep runs on its own timer; watch its effect through a second, read-only connection.
+    const peek = new Database(file, { readonly: true });
+    const count = (sql: string): number => (peek.prepare(sql).get() as { n: number }).n;
+    try {
+      await waitFor(
+        () => count("SELECT count(*) AS n FROM channels WHERE name = 'room:gone'") === 0,
+        3000,
+        'the sweep to forget the idle channel',
+      );
+      expect(count('SELECT count(*) AS n FROM idempotency_keys')).toBe(0);
+      expect(count('SELECT count(*) AS n FROM publications')).toBe(0);
+      expect(count("SELECT count(*) AS n FROM channels WHERE name = 'room:kept'")).toBe(1);
+    } finally {
+      peek.close();
+    }
+    const again = await b.publish('room:gone', 2, opts());
+    expect(again.publication.offset).toBe(1);
+    expect(again.publication.epoch).not.toBe(gone.publication.epoch);
+    const next = await b.publish('room:kept', 2, opts());
+    expect(next.publication).toMatchObject({ offset: 2, epoch: kept.publication.epoch });
+  });
+
+  it('rejects calls after close with BrokerUnavailableError and reports unavailable', async () => {
+    const b = await start(join(dir, 'closed.db'));
+    expect(b.available()).toBe(true);
+    await b.close();
+    expect(b.available()).toBe(false);
+    await expect(b.publish('room:a', 1, opts())).rejects.toMatchObject({
+      name: 'BrokerUnavailableError',
+      code: 'unavailable',
+    });
+    await expect(b.history('room:a')).rejects.toMatchObject({ code: 'unavailable' });
+  });
+
+  it('refuses a missing file option with a TypeError', () => {
+    expect(() => sqliteBroker({} as { file: string })).toThrow(TypeError);
+  });
+});
