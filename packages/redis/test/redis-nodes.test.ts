@@ -1,0 +1,192 @@
+import type { Broker, PublishOptions } from '@tether/server';
+import { type EventRecorder, recordEvents, waitFor } from '@tether/server/testing';
+import { createClient } from 'redis';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { type RedisBrokerOptions, redisBroker } from '../src/index.js';
+import { deleteKeys, PREFIX, REDIS_URL, redisUnreachable, reportUnreachable } from './redis-env.js';
+import { type PrivateRedis, redisServerMissing, startPrivateRedis } from './redis-server.js';
+
+const unreachable = await redisUnreachable();
+reportUnreachable(unreachable);
+const noServer = redisServerMissing();
+if (noServer !== undefined) console.warn(`[@tether/redis tests] outage tests skipped: ${noServer}`);
+
+const opts = (over: Partial<PublishOptions> = {}): PublishOptions => ({
+  historySize: 1000,
+  historyTtl: 60_000,
+  dedupTtl: 60_000,
+  ...over,
+});
+
+interface Node {
+  broker: Broker;
+  events: EventRecorder;
+}
+
+const nodes: Node[] = [];
+const node = async (extra: RedisBrokerOptions = {}): Promise<Node> => {
+  const broker = redisBroker({ url: REDIS_URL, prefix: PREFIX, ...extra });
+  const events = recordEvents();
+  nodes.push({ broker, events });
+  await broker.start(events);
+  return { broker, events };
+};
+
+afterEach(async () => {
+  for (const n of nodes.splice(0)) await n.broker.close();
+});
+afterAll(async () => {
+  if (unreachable === undefined) await deleteKeys();
+});
+
+describe.skipIf(unreachable !== undefined)('redisBroker across nodes', () => {
+  it('delivers every publication to every node in one global offset order under concurrent publishers', async () => {
+    const [a, b, c] = [await node(), await node(), await node()];
+    const ch = `room:cross-${Date.now()}`;
+    await a.broker.subscribe(ch);
+    await b.broker.subscribe(ch);
+    const publishers = [a, b, c].map((n, i) =>
+      (async () => {
+        const outs = [];
+        for (let k = 0; k < 30; k++) outs.push(await n.broker.publish(ch, { node: i, k }, opts()));
+        return outs;
+      })(),
+    );
+    const outcomes = (await Promise.all(publishers)).flat();
+    expect(outcomes.map((o) => o.publication.offset).sort((x, y) => x - y)).toEqual(
+      Array.from({ length: 90 }, (_, i) => i + 1),
+    );
+    expect(new Set(outcomes.map((o) => o.publication.epoch)).size).toBe(1);
+    for (const n of [a, b]) {
+      await waitFor(() => n.events.publications.length === 90, 5000, '90 publications');
+      expect(n.events.publications.map((p) => p.offset)).toEqual(Array.from({ length: 90 }, (_, i) => i + 1));
+    }
+    // Each publisher's own messages stay in the order it sent them.
+    for (let i = 0; i < 3; i++) {
+      const ks = a.events.publications
+        .filter((p) => (p.data as { node: number }).node === i)
+        .map((p) => (p.data as { k: number }).k);
+      expect(ks).toEqual(Array.from({ length: 30 }, (_, k) => k));
+    }
+    expect(c.events.publications).toEqual([]);
+  });
+
+  it('dedups a key across nodes', async () => {
+    const [a, b] = [await node(), await node()];
+    const ch = `room:dedup-${Date.now()}`;
+    const first = await a.broker.publish(ch, 'x', opts({ key: 'once' }));
+    const again = await b.broker.publish(ch, 'x', opts({ key: 'once' }));
+    expect(again).toEqual({ publication: first.publication, duplicate: true });
+    expect((await b.broker.history(ch)).publications).toHaveLength(1);
+  });
+
+  it('shows presence on all nodes, and a crashed node’s entries expire with a leave', async () => {
+    const [a, b] = [await node(), await node({ sweepInterval: 50 })];
+    const ch = `room:presence-${Date.now()}`;
+    await a.broker.subscribe(ch);
+    await b.broker.subscribe(ch);
+    await a.broker.presenceAdd(ch, { user: 'ann', connectionId: 'a1', info: { name: 'Ann' } }, 300);
+    await b.broker.presenceAdd(ch, { user: 'bob', connectionId: 'b1' }, 60_000);
+    await waitFor(() => b.events.joins.length === 2 && a.events.joins.length === 2, 3000, 'joins on both nodes');
+    expect(b.events.joins.map((j) => j.client.connectionId)).toEqual(['a1', 'b1']);
+    expect((await b.broker.presence(ch)).map((c) => c.user).sort()).toEqual(['ann', 'bob']);
+    // Node A dies without removing its entry; nobody calls presence(): B's sweep must notice.
+    await a.broker.close();
+    await waitFor(() => b.events.leaves.length === 1, 3000, 'the leave of the crashed node’s connection');
+    expect(b.events.leaves[0]).toEqual({
+      channel: ch,
+      client: { user: 'ann', connectionId: 'a1', info: { name: 'Ann' } },
+    });
+    expect((await b.broker.presence(ch)).map((c) => c.user)).toEqual(['bob']);
+  });
+
+  it('keeps one Redis subscription per node per channel, however often the node subscribes', async () => {
+    const a = await node();
+    const ch = `room:numsub-${Date.now()}`;
+    await Promise.all([a.broker.subscribe(ch), a.broker.subscribe(ch), a.broker.subscribe(ch)]);
+    const probe = createClient({ url: REDIS_URL });
+    await probe.connect();
+    try {
+      expect(await probe.pubSubNumSub(`${PREFIX}pub:${ch}`)).toEqual({ [`${PREFIX}pub:${ch}`]: 1 });
+      await a.broker.unsubscribe(ch);
+      expect(await probe.pubSubNumSub(`${PREFIX}pub:${ch}`)).toEqual({ [`${PREFIX}pub:${ch}`]: 0 });
+    } finally {
+      probe.destroy();
+    }
+  });
+});
+
+describe.skipIf(noServer !== undefined)('redisBroker when Redis goes away', () => {
+  let redis: PrivateRedis | undefined;
+  afterEach(async () => {
+    for (const n of nodes.splice(0)) await n.broker.close();
+    await redis?.dispose();
+    redis = undefined;
+  });
+
+  it('rejects with unavailable while Redis is down, reports it, and loses no acknowledged publication', async () => {
+    redis = await startPrivateRedis();
+    const a = await node({ url: redis.url, reconnectDelay: { min: 20, max: 100 } });
+    const ch = 'room:outage';
+    await a.broker.subscribe(ch);
+    const acked = [];
+    for (let i = 1; i <= 5; i++) acked.push((await a.broker.publish(ch, i, opts())).publication);
+    await waitFor(() => a.events.publications.length === 5, 3000, 'five publications');
+    expect(a.broker.available()).toBe(true);
+
+    await redis.kill();
+    await waitFor(() => a.events.availabilityChanges.includes(false), 3000, 'availability(false)');
+    expect(a.broker.available()).toBe(false);
+    await expect(a.broker.publish(ch, 'lost?', opts())).rejects.toMatchObject({
+      name: 'BrokerUnavailableError',
+      code: 'unavailable',
+    });
+    await expect(a.broker.history(ch)).rejects.toMatchObject({ code: 'unavailable' });
+    await expect(a.broker.presence(ch)).rejects.toMatchObject({ code: 'unavailable' });
+
+    await redis.restart();
+    await waitFor(() => a.broker.available(), 5000, 'availability to return');
+    expect(a.events.availabilityChanges.at(-1)).toBe(true);
+    const h = await a.broker.history(ch);
+    expect(h.epoch).toBe(acked[0]?.epoch);
+    expect(h.publications).toEqual(acked);
+    const six = await a.broker.publish(ch, 6, opts());
+    expect(six.publication).toMatchObject({ offset: 6, epoch: acked[0]?.epoch });
+    // The channel was resubscribed after the reconnection.
+    await waitFor(() => a.events.publications.length === 6, 3000, 'the publication after the outage');
+    expect(a.events.publications.map((p) => p.offset)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('fills the gap left by a lost subscriber connection, in order, exactly once', async () => {
+    redis = await startPrivateRedis();
+    const url = redis.url;
+    const a = await node({ url });
+    // A slow reconnect keeps B deaf long enough for the publications below to miss it.
+    const b = await node({ url, reconnectDelay: { min: 400, max: 400 } });
+    const ch = 'room:gap';
+    await b.broker.subscribe(ch);
+    await a.broker.publish(ch, 1, opts());
+    await waitFor(() => b.events.publications.length === 1, 3000, 'the first publication');
+
+    const admin = createClient({ url });
+    await admin.connect();
+    try {
+      // node-redis reconnects at once after a drop; a full server makes that first attempt fail,
+      // so B stays deaf for one reconnect delay while the publications below go out.
+      const info = String(await admin.sendCommand(['INFO', 'clients']));
+      const connected = Number(/connected_clients:(\d+)/.exec(info)?.[1]);
+      await admin.sendCommand(['CONFIG', 'SET', 'maxclients', String(connected - 1)]);
+      await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+      for (let i = 2; i <= 4; i++) await a.broker.publish(ch, i, opts());
+      // Proof that B really was deaf when they went out: nobody was subscribed.
+      expect(await admin.pubSubNumSub(`${PREFIX}pub:${ch}`)).toEqual({ [`${PREFIX}pub:${ch}`]: 0 });
+      await admin.sendCommand(['CONFIG', 'SET', 'maxclients', '10000']);
+      await waitFor(() => b.events.publications.length >= 4, 5000, 'the missed publications');
+      await a.broker.publish(ch, 5, opts());
+      await waitFor(() => b.events.publications.length >= 5, 3000, 'the live publication');
+      expect(b.events.publications.map((p) => p.data)).toEqual([1, 2, 3, 4, 5]);
+    } finally {
+      admin.destroy();
+    }
+  });
+});
