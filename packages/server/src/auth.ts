@@ -1,0 +1,237 @@
+/**
+ * Authentication before the upgrade: where the token comes from, how it is verified (JWT via
+ * `jose`, or the application's own hook), and the `Origin` allow-list.
+ * @module
+ */
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { createRemoteJWKSet, errors, type JWTVerifyGetKey, jwtVerify, SignJWT } from 'jose';
+
+/** Who a connection belongs to, as established by its token. */
+export interface Identity {
+  /** User id (`sub`). Several connections (tabs, devices) may share one. */
+  user: string;
+  /** Public information shown to others in presence (`info` claim). */
+  info?: unknown;
+  /** Channel patterns the token allows (`channels` claim), e.g. `['room:*']`; absent = no restriction. */
+  channels?: string[];
+  /** When the token expires, ms since the epoch (`exp` claim). The connection is closed with 4001 then. */
+  expiresAt?: number;
+}
+
+type MaybePromise<T> = T | Promise<T>;
+
+/** How connections authenticate. Give a JWT key (one of three kinds) or your own hooks. */
+export interface AuthOptions {
+  /** HS256 shared secret. */
+  jwtSecret?: string | Uint8Array;
+  /** RS256 or ES256 public key: PEM (SPKI) text or a `KeyObject`. */
+  publicKey?: string | KeyObject;
+  /** URL of a JWKS document (RS256/ES256 keys), fetched and cached by `jose`. */
+  jwksUrl?: string | URL;
+  /** Required `iss` claim, when set. */
+  issuer?: string;
+  /** Required `aud` claim, when set. */
+  audience?: string;
+  /**
+   * Replaces token verification at the upgrade: return the identity, or `null` to refuse with 401.
+   * A hook that throws also refuses with 401 (and is logged).
+   */
+  authenticate?: (request: IncomingMessage) => MaybePromise<Identity | null | undefined>;
+  /**
+   * Verifies the token of a `refresh` frame when `authenticate` is used; without it (and without
+   * a JWT key) `refresh` is answered `unauthorized`.
+   */
+  verifyToken?: (token: string) => MaybePromise<Identity | null | undefined>;
+}
+
+/** Why authentication failed; `status` is the HTTP status the upgrade is refused with. */
+export class AuthError extends Error {
+  override readonly name = 'AuthError';
+  constructor(
+    message: string,
+    readonly status: 401 | 503 = 401,
+  ) {
+    super(message);
+  }
+}
+
+/** The token of an upgrade request: `Authorization: Bearer`, then `?token=`, then the `token` cookie. */
+export function extractToken(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization;
+  if (header) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (match) return match[1];
+  }
+  const url = req.url ?? '';
+  const q = url.indexOf('?');
+  if (q >= 0) {
+    const fromQuery = new URLSearchParams(url.slice(q + 1)).get('token');
+    if (fromQuery) return fromQuery;
+  }
+  const cookie = req.headers.cookie;
+  if (cookie) {
+    for (const part of cookie.split(';')) {
+      const eq = part.indexOf('=');
+      if (eq < 0 || part.slice(0, eq).trim() !== 'token') continue;
+      const raw = part.slice(eq + 1).trim();
+      try {
+        return decodeURIComponent(raw) || undefined;
+      } catch {
+        return raw || undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * May a request with this `Origin` open a socket? No `Origin` (not a browser): yes, the token
+ * decides. Otherwise the origin must be the server's own (same host) or be listed; `'*'` allows all.
+ */
+export function originAllowed(req: IncomingMessage, allowed: readonly string[]): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  if (allowed.includes('*') || allowed.includes(origin)) return true;
+  try {
+    const url = new URL(origin);
+    return allowed.includes(url.origin) || (url.host !== '' && url.host === req.headers.host);
+  } catch {
+    return false;
+  }
+}
+
+/** Verifies tokens: the shape `createServer` uses for both the upgrade and `refresh`. */
+export interface Authenticator {
+  request(req: IncomingMessage): Promise<Identity>;
+  token(token: string): Promise<Identity>;
+}
+
+const encoder = new TextEncoder();
+
+function identityFrom(payload: Record<string, unknown>): Identity {
+  if (typeof payload.sub !== 'string' || payload.sub === '') throw new AuthError('token has no "sub"');
+  const identity: Identity = { user: payload.sub };
+  if (payload.info !== undefined) identity.info = payload.info;
+  if (payload.channels !== undefined) {
+    if (!Array.isArray(payload.channels) || !payload.channels.every((c) => typeof c === 'string'))
+      throw new AuthError('token "channels" must be an array of strings');
+    identity.channels = payload.channels;
+  }
+  if (typeof payload.exp === 'number') identity.expiresAt = payload.exp * 1000;
+  return identity;
+}
+
+function checkIdentity(value: Identity | null | undefined): Identity {
+  if (!value) throw new AuthError('not authenticated');
+  if (typeof value.user !== 'string' || value.user === '')
+    throw new TypeError('authenticate() must return { user: string, ... } or null');
+  return value;
+}
+
+/** Builds the authenticator for `options`; throws `TypeError` when nothing can verify a token. */
+export function createAuthenticator(options: AuthOptions): Authenticator {
+  const kinds = [options.jwtSecret, options.publicKey, options.jwksUrl].filter((k) => k !== undefined).length;
+  if (kinds > 1) throw new TypeError('auth: give only one of jwtSecret, publicKey and jwksUrl');
+  if (kinds === 0 && !options.authenticate)
+    throw new TypeError('auth: give jwtSecret, publicKey, jwksUrl or an authenticate(request) hook');
+
+  let verifyJwt: ((token: string) => Promise<Identity>) | undefined;
+  if (kinds === 1) {
+    let key: Uint8Array | KeyObject | JWTVerifyGetKey;
+    let algorithms: string[];
+    if (options.jwtSecret !== undefined) {
+      key = typeof options.jwtSecret === 'string' ? encoder.encode(options.jwtSecret) : options.jwtSecret;
+      if (key.length === 0) throw new TypeError('auth.jwtSecret must not be empty');
+      algorithms = ['HS256'];
+    } else if (options.publicKey !== undefined) {
+      const publicKey = typeof options.publicKey === 'string' ? createPublicKey(options.publicKey) : options.publicKey;
+      const type = publicKey.asymmetricKeyType;
+      if (type !== 'rsa' && type !== 'ec')
+        throw new TypeError('auth.publicKey must be an RSA (RS256) or EC (ES256) key');
+      key = publicKey;
+      algorithms = type === 'rsa' ? ['RS256'] : ['ES256'];
+    } else {
+      key = createRemoteJWKSet(new URL(String(options.jwksUrl)));
+      algorithms = ['RS256', 'ES256'];
+    }
+    const verifyOptions = {
+      algorithms,
+      ...(options.issuer !== undefined && { issuer: options.issuer }),
+      ...(options.audience !== undefined && { audience: options.audience }),
+    };
+    verifyJwt = async (token) => {
+      try {
+        // `algorithms` pins the accepted algorithms: `alg: none` and algorithm confusion are refused.
+        const { payload } =
+          typeof key === 'function'
+            ? await jwtVerify(token, key, verifyOptions)
+            : await jwtVerify(token, key, verifyOptions);
+        return identityFrom(payload);
+      } catch (err) {
+        if (err instanceof AuthError) throw err;
+        if (err instanceof errors.JWKSTimeout) throw new AuthError('key set unreachable', 503);
+        if (err instanceof errors.JWTExpired) throw new AuthError('token expired');
+        // Never echo the token or jose's message (which may quote claims) back to the client.
+        throw new AuthError('invalid token');
+      }
+    };
+  }
+
+  return {
+    async request(req) {
+      if (options.authenticate) {
+        try {
+          return checkIdentity(await options.authenticate(req));
+        } catch (err) {
+          if (err instanceof AuthError || err instanceof TypeError) throw err;
+          throw new AuthError('authenticate() failed');
+        }
+      }
+      const token = extractToken(req);
+      if (!token) throw new AuthError('no token');
+      return (verifyJwt as (token: string) => Promise<Identity>)(token);
+    },
+    async token(token) {
+      if (options.verifyToken) {
+        try {
+          return checkIdentity(await options.verifyToken(token));
+        } catch (err) {
+          if (err instanceof AuthError || err instanceof TypeError) throw err;
+          throw new AuthError('verifyToken() failed');
+        }
+      }
+      if (!verifyJwt) throw new AuthError('refresh is not supported by this server');
+      return verifyJwt(token);
+    },
+  };
+}
+
+/** Claims for {@link signToken}. */
+export interface SignTokenOptions {
+  user: string;
+  info?: unknown;
+  channels?: string[];
+  /** Lifetime in seconds. @default 3600 */
+  expiresIn?: number;
+}
+
+/**
+ * Signs an HS256 token the server accepts: for your login endpoint, tests and the dev login.
+ * @example
+ * const token = await signToken(process.env.TETHER_JWT_SECRET, { user: '42', info: { name: 'Ada' } });
+ */
+export async function signToken(secret: string | Uint8Array, options: SignTokenOptions): Promise<string> {
+  if (typeof options.user !== 'string' || options.user === '')
+    throw new TypeError('signToken: user must be a non-empty string');
+  const claims: Record<string, unknown> = {};
+  if (options.info !== undefined) claims.info = options.info;
+  if (options.channels !== undefined) claims.channels = options.channels;
+  const key = typeof secret === 'string' ? encoder.encode(secret) : secret;
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(options.user)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + (options.expiresIn ?? 3600))
+    .sign(key);
+}

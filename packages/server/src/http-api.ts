@@ -1,0 +1,156 @@
+/**
+ * The HTTP side of the server: a tiny router for the publish/history/presence API, health and
+ * readiness probes, Prometheus metrics and the development login.
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { channelNameError, MAX_KEY_LENGTH, type PresenceClient, type PublishResult } from '@tether/protocol';
+import type { Registry } from 'prom-client';
+import type { HistoryResult } from './broker.js';
+import { readJsonBody, sendError, sendJson } from './http-util.js';
+import type { Logger } from './logger.js';
+import { redactUrl } from './logger.js';
+import { RpcError } from './rpc-error.js';
+
+/** @internal What the router needs from the server. */
+export interface ApiBackend {
+  logger: Logger;
+  registry: Registry;
+  maxPayload: number;
+  /** Constant-time check of an `Authorization: Bearer <api key>` header; false when no key is configured. */
+  apiKeyValid(header: string | undefined): boolean;
+  ready(): boolean;
+  publish(channel: string, data: unknown, key: string | undefined): Promise<PublishResult>;
+  history(channel: string, since: number | undefined, limit: number | undefined): Promise<HistoryResult>;
+  presence(channel: string): Promise<PresenceClient[]>;
+  /** Present only when the development login is on. */
+  devLogin?: (body: unknown) => Promise<{ token: string }>;
+}
+
+const STATUS: Record<string, number> = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  too_large: 413,
+  rate_limited: 429,
+  unavailable: 503,
+  timeout: 504,
+  internal: 500,
+};
+
+function fail(res: ServerResponse, err: unknown, logger: Logger): void {
+  if (err instanceof RpcError) {
+    sendError(res, STATUS[err.code] ?? 500, err.code, err.message);
+    return;
+  }
+  if (err instanceof Error && err.name === 'BrokerUnavailableError') {
+    sendError(res, 503, 'unavailable', 'broker unavailable');
+    return;
+  }
+  logger.error({ err }, 'HTTP API handler failed');
+  sendError(res, 500, 'internal', 'internal error');
+}
+
+function intParam(value: string | null, name: string): number | undefined {
+  if (value === null || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw new RpcError('bad_request', `"${name}" must be an integer >= 0`);
+  return n;
+}
+
+function channelParam(value: unknown): string {
+  const why = channelNameError(value);
+  if (why) throw new RpcError('bad_request', why);
+  return value as string;
+}
+
+/**
+ * Handles `req` if it is one of the server's routes; returns false (having written nothing)
+ * otherwise, so an application can serve everything else.
+ */
+export function handleApiRequest(backend: ApiBackend, req: IncomingMessage, res: ServerResponse): boolean {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const route = `${req.method} ${url.pathname}`;
+  const guard = (fn: () => Promise<void>): true => {
+    fn().catch((err: unknown) => {
+      if (!res.headersSent) fail(res, err, backend.logger);
+      else res.destroy();
+    });
+    return true;
+  };
+  const needKey = (): boolean => {
+    if (backend.apiKeyValid(req.headers.authorization)) return true;
+    sendError(res, 401, 'unauthorized', 'a valid API key is required: Authorization: Bearer <api key>');
+    return false;
+  };
+
+  switch (route) {
+    case 'GET /healthz':
+      sendJson(res, 200, { status: 'ok' });
+      return true;
+    case 'GET /readyz': {
+      const ready = backend.ready();
+      sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unavailable' });
+      return true;
+    }
+    case 'GET /metrics':
+      return guard(async () => {
+        const text = await backend.registry.metrics();
+        res.writeHead(200, { 'content-type': backend.registry.contentType });
+        res.end(text);
+      });
+    case 'POST /api/publish':
+      return guard(async () => {
+        if (!needKey()) return;
+        const body = await readJsonBody(req, backend.maxPayload);
+        if (!body.ok) {
+          sendError(res, body.status, body.status === 413 ? 'too_large' : 'bad_request', body.message);
+          return;
+        }
+        const value = body.value;
+        if (typeof value !== 'object' || value === null || Array.isArray(value))
+          throw new RpcError('bad_request', 'body must be an object {channel, data, key?}');
+        const { channel, data, key } = value as Record<string, unknown>;
+        channelParam(channel);
+        if (data === undefined) throw new RpcError('bad_request', 'body needs "data"');
+        if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH))
+          throw new RpcError('bad_request', `"key" must be a string of 1-${MAX_KEY_LENGTH} characters`);
+        sendJson(res, 200, await backend.publish(channel as string, data, key as string | undefined));
+      });
+    case 'GET /api/history':
+      return guard(async () => {
+        if (!needKey()) return;
+        const channel = channelParam(url.searchParams.get('channel'));
+        const since = intParam(url.searchParams.get('since'), 'since');
+        const limit = intParam(url.searchParams.get('limit'), 'limit');
+        const h = await backend.history(channel, since, limit);
+        sendJson(res, 200, { epoch: h.epoch, offset: h.offset, publications: h.publications });
+      });
+    case 'GET /api/presence':
+      return guard(async () => {
+        if (!needKey()) return;
+        const channel = channelParam(url.searchParams.get('channel'));
+        sendJson(res, 200, { clients: await backend.presence(channel) });
+      });
+    case 'POST /api/dev/login': {
+      const login = backend.devLogin;
+      if (!login) return false;
+      return guard(async () => {
+        const body = await readJsonBody(req, 16_384);
+        if (!body.ok) {
+          sendError(res, body.status, body.status === 413 ? 'too_large' : 'bad_request', body.message);
+          return;
+        }
+        sendJson(res, 200, await login(body.value));
+      });
+    }
+    default:
+      if (url.pathname.startsWith('/api/')) {
+        backend.logger.debug({ method: req.method, url: redactUrl(req.url) }, 'unknown API route');
+        sendError(res, 404, 'not_found', `no route ${req.method} ${url.pathname}`);
+        return true;
+      }
+      return false;
+  }
+}

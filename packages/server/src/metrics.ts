@@ -1,0 +1,65 @@
+/**
+ * Prometheus metrics, one `Registry` per server so several servers in one process (tests,
+ * multi-node demos) never share counters.
+ * @module
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface ServerMetrics {
+  registry: Registry;
+  connections: Gauge;
+  connectionsTotal: Counter;
+  upgradeRejections: Counter<'status'>;
+  framesIn: Counter;
+  framesOut: Counter;
+  bytesIn: Counter;
+  bytesOut: Counter;
+  subscriptions: Gauge;
+  publications: Counter<'source'>;
+  publishLatency: Histogram;
+  disconnects: Counter<'code'>;
+}
+
+/** Creates the server's metrics in a fresh registry. */
+export function createMetrics(): ServerMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  return {
+    registry,
+    connections: new Gauge({ name: 'tether_connections', help: 'Open WebSocket connections', registers }),
+    connectionsTotal: new Counter({
+      name: 'tether_connections_total',
+      help: 'WebSocket connections accepted',
+      registers,
+    }),
+    upgradeRejections: new Counter({
+      name: 'tether_upgrade_rejections_total',
+      help: 'Upgrade requests refused, by HTTP status',
+      labelNames: ['status'],
+      registers,
+    }),
+    framesIn: new Counter({ name: 'tether_frames_in_total', help: 'Frames received from clients', registers }),
+    framesOut: new Counter({ name: 'tether_frames_out_total', help: 'Frames sent to clients', registers }),
+    bytesIn: new Counter({ name: 'tether_bytes_in_total', help: 'Payload bytes received from clients', registers }),
+    bytesOut: new Counter({ name: 'tether_bytes_out_total', help: 'Payload bytes sent to clients', registers }),
+    subscriptions: new Gauge({ name: 'tether_subscriptions', help: 'Active channel subscriptions', registers }),
+    publications: new Counter({
+      name: 'tether_publications_total',
+      help: 'Publications accepted, by source (client, server, http)',
+      labelNames: ['source'],
+      registers,
+    }),
+    publishLatency: new Histogram({
+      name: 'tether_publish_latency_seconds',
+      help: 'Time from a publication being stored to its fan-out to local subscribers',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    disconnects: new Counter({
+      name: 'tether_disconnects_total',
+      help: 'Closed connections, by close code',
+      labelNames: ['code'],
+      registers,
+    }),
+  };
+}

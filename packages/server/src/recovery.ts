@@ -1,0 +1,27 @@
+/**
+ * The `subscribe` reply: what a subscriber missed, and whether history still covers all of it.
+ * @module
+ */
+import type { StreamPosition, SubscribeResult } from '@tether/protocol';
+import type { HistoryResult } from './broker.js';
+
+/**
+ * Builds the `subscribe` result from the channel's history read after `since.offset`.
+ * Recovered means: same epoch, and the retained publications run without a hole from
+ * `since.offset + 1` to the latest offset. Anything less is `recovered: false` with no
+ * publications, so a client never mistakes a partial replay for a complete one.
+ */
+export function subscribeResult(since: StreamPosition | undefined, history: HistoryResult): SubscribeResult {
+  const base = { offset: history.offset, epoch: history.epoch };
+  if (!since) return { ...base, recovered: false, publications: [] };
+  if (since.epoch !== history.epoch || since.offset > history.offset)
+    return { ...base, recovered: false, publications: [] };
+  const pubs = history.publications.filter((p) => p.offset > since.offset);
+  let expected = since.offset + 1;
+  for (const pub of pubs) {
+    if (pub.offset !== expected) return { ...base, recovered: false, publications: [] };
+    expected += 1;
+  }
+  if (expected !== history.offset + 1) return { ...base, recovered: false, publications: [] };
+  return { ...base, recovered: true, publications: pubs };
+}
