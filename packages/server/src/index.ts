@@ -43,3 +43,4 @@ export {
   type ServerOptions,
   type TetherServer,
 } from './server.js';
+export { type SqliteBrokerOptions, sqliteBroker } from './sqlite-broker.js';
