@@ -185,12 +185,30 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
     const s = subs.get(channel);
     if (!s || closed) return;
     const kind = message[0];
-    const body = message.slice(1);
+    let body: unknown;
+    try {
+      body = JSON.parse(message.slice(1));
+    } catch {
+      // Not ours (someone else publishing on our prefix): never let it reach the node.
+      return;
+    }
     if (kind === 'm') {
-      s.queue.push(JSON.parse(body) as Publication);
+      s.queue.push(body as Publication);
       void drain(channel, s);
-    } else if (kind === 'j') events?.join(channel, JSON.parse(body) as PresenceClient);
-    else if (kind === 'l') events?.leave(channel, JSON.parse(body) as PresenceClient);
+    } else if (kind === 'j') events?.join(channel, body as PresenceClient);
+    else if (kind === 'l') events?.leave(channel, body as PresenceClient);
+  };
+
+  /** Runs subscribe/unsubscribe of one channel one after another, so they reach Redis in call order. */
+  const ops = new Map<string, Promise<void>>();
+  const serial = (channel: string, op: () => Promise<void>): Promise<void> => {
+    const next = (ops.get(channel) ?? Promise.resolve()).then(op, op);
+    const settled = next.catch(() => {});
+    ops.set(channel, settled);
+    void settled.then(() => {
+      if (ops.get(channel) === settled) ops.delete(channel);
+    });
+    return next;
   };
 
   /**
@@ -311,28 +329,31 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
       )) as [number, string];
       return { publication: JSON.parse(reply[1]) as Publication, duplicate: Number(reply[0]) === 1 };
     },
-    async subscribe(channel) {
-      if (subs.has(channel)) return;
-      const s: Subscription = { topic: topicPrefix + channel, last: 0, queue: [], draining: false };
-      subs.set(channel, s);
-      try {
-        if (closed || !sub?.isReady) throw unavailable();
-        await sub.subscribe(s.topic, onMessage);
-      } catch (error) {
-        if (subs.get(channel) === s) subs.delete(channel);
-        throw error instanceof BrokerUnavailableError ? error : unavailable(error);
-      }
-      // Without a first position, a publication lost during an outage right after subscribing
-      // could not be noticed; the head mark gives one.
-      markHead(channel, s).catch(() => {});
-    },
-    async unsubscribe(channel) {
-      const s = subs.get(channel);
-      if (!s) return;
-      subs.delete(channel);
-      // Redis forgets subscriptions of a dropped connection anyway; only a live one needs telling.
-      if (sub?.isReady && !closed) await sub.unsubscribe(s.topic).catch(() => {});
-    },
+    subscribe: (channel) =>
+      serial(channel, async () => {
+        if (subs.has(channel)) return;
+        const s: Subscription = { topic: topicPrefix + channel, last: 0, queue: [], draining: false };
+        // Registered first: a message that arrives with the SUBSCRIBE confirmation is kept.
+        subs.set(channel, s);
+        try {
+          if (closed || !sub?.isReady) throw unavailable();
+          await sub.subscribe(s.topic, onMessage);
+        } catch (error) {
+          if (subs.get(channel) === s) subs.delete(channel);
+          throw error instanceof BrokerUnavailableError ? error : unavailable(error);
+        }
+        // Without a first position, a publication lost during an outage right after subscribing
+        // could not be noticed; the head mark gives one.
+        markHead(channel, s).catch(() => {});
+      }),
+    unsubscribe: (channel) =>
+      serial(channel, async () => {
+        const s = subs.get(channel);
+        if (!s) return;
+        subs.delete(channel);
+        // Redis forgets subscriptions of a dropped connection anyway; only a live one needs telling.
+        if (sub?.isReady && !closed) await sub.unsubscribe(s.topic).catch(() => {});
+      }),
     history: historyOf,
     async presenceAdd(channel, client, ttl) {
       await run(cmd, SCRIPTS.presenceAdd, presenceKeys(channel), [
