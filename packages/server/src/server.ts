@@ -816,7 +816,11 @@ class Tether implements TetherServer {
         new Promise<void>((resolve) => this.emptyWaiters.push(resolve)),
         delay(Math.max(0, end - Date.now())),
       ]);
-      for (const s of this.sessions) s.ws.terminate();
+      if (this.sessions.size > 0) {
+        for (const s of this.sessions) s.ws.terminate();
+        // terminate() destroys the socket; its 'close' (and our bookkeeping) follows within a tick or two.
+        await Promise.race([new Promise<void>((resolve) => this.emptyWaiters.push(resolve)), delay(1_000)]);
+      }
     }
     if (this.presenceTimer) clearInterval(this.presenceTimer);
     this.wss.close();

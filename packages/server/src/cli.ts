@@ -1,0 +1,258 @@
+/**
+ * The `tether` command: `tether serve` runs a server configured by flags, `TETHER_*`
+ * environment variables and an optional JSON config file (flags win over the environment,
+ * the environment over the file). SIGTERM and SIGINT drain and exit 0.
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { cac } from 'cac';
+import type { AuthOptions } from './auth.js';
+import type { Broker } from './broker.js';
+import { createLogger, type Logger } from './logger.js';
+import { memoryBroker } from './memory-broker.js';
+import type { NamespaceOptions } from './namespaces.js';
+import {
+  createServer,
+  type HeartbeatOptions,
+  type LimitOptions,
+  type ServerOptions,
+  type TetherServer,
+} from './server.js';
+import { sqliteBroker } from './sqlite-broker.js';
+
+/** What a `--config` file may set (everything else comes from flags and the environment). */
+export interface ConfigFile {
+  host?: string;
+  port?: number;
+  path?: string;
+  namespaces?: Record<string, NamespaceOptions>;
+  limits?: LimitOptions;
+  heartbeat?: HeartbeatOptions;
+  allowedOrigins?: string[];
+  dedupTtl?: number | string;
+  presenceTtl?: number | string;
+}
+
+/** One row per option: the flag, its environment variable, and what it means (the README table mirrors this). */
+export const CLI_OPTIONS = [
+  ['--host <host>', 'TETHER_HOST', 'interface to bind', '0.0.0.0'],
+  ['--port <port>', 'TETHER_PORT', 'port to listen on', '8088'],
+  ['--path <path>', 'TETHER_PATH', 'WebSocket endpoint path', '/ws'],
+  [
+    '--jwt-secret <secret>',
+    'TETHER_JWT_SECRET',
+    'HS256 secret (required when NODE_ENV=production)',
+    'generated in development',
+  ],
+  ['--jwt-public-key <pem-or-file>', 'TETHER_JWT_PUBLIC_KEY', 'RS256/ES256 public key (PEM text or a file)', ''],
+  ['--jwks-url <url>', 'TETHER_JWKS_URL', 'JWKS URL for RS256/ES256 tokens', ''],
+  ['--api-key <key>', 'TETHER_API_KEY', 'key for the HTTP API (none = API off)', ''],
+  ['--broker <kind>', 'TETHER_BROKER', 'memory, sqlite or redis', 'sqlite'],
+  ['--data-dir <dir>', 'TETHER_DATA_DIR', 'where the SQLite file (tether.db) lives', '.data'],
+  ['--redis-url <url>', 'TETHER_REDIS_URL', 'Redis for the redis broker', 'redis://127.0.0.1:6379'],
+  ['--redis-prefix <prefix>', 'TETHER_REDIS_PREFIX', 'key prefix in Redis', 'tether'],
+  ['--heartbeat-interval <ms>', 'TETHER_HEARTBEAT_INTERVAL', 'server ping interval', '25000'],
+  ['--heartbeat-timeout <ms>', 'TETHER_HEARTBEAT_TIMEOUT', 'silence tolerated after the interval', '10000'],
+  ['--max-payload <bytes>', 'TETHER_MAX_PAYLOAD', 'largest frame / API body', '65536'],
+  ['--max-buffered <bytes>', 'TETHER_MAX_BUFFERED', 'send buffer per client before 4009', '1048576'],
+  ['--messages-per-second <n>', 'TETHER_MESSAGES_PER_SECOND', 'per-connection rate limit', '50'],
+  ['--max-subscriptions <n>', 'TETHER_MAX_SUBSCRIPTIONS', 'channels per connection', '100'],
+  ['--max-connections <n>', 'TETHER_MAX_CONNECTIONS', 'connections per server (then 503)', '10000'],
+  ['--allowed-origins <list>', 'TETHER_ALLOWED_ORIGINS', 'comma-separated; empty = same origin only', ''],
+  ['--drain-deadline <ms>', 'TETHER_DRAIN_DEADLINE', 'SIGTERM/SIGINT: exit within this', '10000'],
+  ['--log-level <level>', 'TETHER_LOG_LEVEL', 'pino level', 'info'],
+  ['--config <file>', 'TETHER_CONFIG', 'JSON config file (namespaces, limits, …)', ''],
+  ['--dev', 'TETHER_DEV', 'development mode: POST /api/dev/login issues tokens', 'off'],
+] as const;
+
+type Flags = Record<string, string | number | boolean | undefined>;
+
+const camel = (flag: string): string =>
+  (flag.split(' ')[0] as string).replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** Flag value, else environment variable, else undefined: always a string (cac turns numbers into numbers). */
+function setting(flags: Flags, flag: string, envName: string): string | undefined {
+  const v = flags[camel(flag)];
+  if (v !== undefined && v !== '') return String(v);
+  const e = process.env[envName];
+  return e === undefined || e === '' ? undefined : e;
+}
+
+function num(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new RangeError(`${name} must be a number, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+async function makeBroker(kind: string, get: (flag: string) => string | undefined, logger: Logger): Promise<Broker> {
+  switch (kind) {
+    case 'memory':
+      return memoryBroker();
+    case 'sqlite': {
+      const dir = resolve(get('--data-dir <dir>') ?? '.data');
+      await mkdir(dir, { recursive: true });
+      const file = join(dir, 'tether.db');
+      logger.info({ file }, 'sqlite broker');
+      return sqliteBroker({ file });
+    }
+    case 'redis': {
+      // A variable specifier: @tether/redis depends on this package, so a static import would be a cycle.
+      const specifier = '@tether/redis';
+      let mod: { redisBroker?: (options: { url: string; prefix: string }) => Broker };
+      try {
+        mod = (await import(specifier)) as typeof mod;
+      } catch {
+        throw new TypeError('TETHER_BROKER=redis needs the @tether/redis package: npm install @tether/redis');
+      }
+      if (typeof mod.redisBroker !== 'function') throw new TypeError('@tether/redis does not export redisBroker');
+      return mod.redisBroker({
+        url: get('--redis-url <url>') ?? 'redis://127.0.0.1:6379',
+        prefix: get('--redis-prefix <prefix>') ?? 'tether',
+      });
+    }
+    default:
+      throw new TypeError(`unknown broker "${kind}": use memory, sqlite or redis`);
+  }
+}
+
+/** Builds the server options for `tether serve` from flags, environment and config file. */
+export async function serveOptions(flags: Flags, logger: Logger): Promise<ServerOptions> {
+  const get = (flag: string): string | undefined => {
+    const row = CLI_OPTIONS.find((r) => r[0] === flag);
+    if (!row) throw new Error(`unknown CLI option ${flag}`);
+    return setting(flags, row[0], row[1]);
+  };
+  const production = process.env.NODE_ENV === 'production';
+  const dev = flags.dev === true || ['1', 'true', 'yes'].includes(process.env.TETHER_DEV ?? '');
+  if (dev && production) throw new TypeError('--dev issues tokens to anyone; it is refused when NODE_ENV=production');
+
+  const configPath = get('--config <file>');
+  const config: ConfigFile = configPath ? (JSON.parse(readFileSync(resolve(configPath), 'utf8')) as ConfigFile) : {};
+
+  const auth: AuthOptions = {};
+  const publicKey = get('--jwt-public-key <pem-or-file>');
+  const jwksUrl = get('--jwks-url <url>');
+  let secret = get('--jwt-secret <secret>');
+  if (publicKey)
+    auth.publicKey = publicKey.includes('-----BEGIN') ? publicKey : readFileSync(resolve(publicKey), 'utf8');
+  else if (jwksUrl) auth.jwksUrl = jwksUrl;
+  else {
+    if (!secret) {
+      if (production) throw new TypeError('NODE_ENV=production needs TETHER_JWT_SECRET (or a public key / JWKS URL)');
+      secret = randomBytes(32).toString('base64url');
+      // Printed once so a developer can sign tokens with it; never happens in production.
+      logger.warn(`no TETHER_JWT_SECRET set: generated a development secret for this run: ${secret}`);
+    }
+    auth.jwtSecret = secret;
+  }
+
+  const origins = get('--allowed-origins <list>');
+  const limits: LimitOptions = { ...config.limits };
+  const setLimit = (key: keyof LimitOptions, flag: string): void => {
+    const v = num(get(flag), flag);
+    if (v !== undefined) limits[key] = v;
+  };
+  setLimit('maxPayload', '--max-payload <bytes>');
+  setLimit('maxBuffered', '--max-buffered <bytes>');
+  setLimit('messagesPerSecond', '--messages-per-second <n>');
+  setLimit('maxSubscriptions', '--max-subscriptions <n>');
+  setLimit('maxConnections', '--max-connections <n>');
+  const heartbeat: HeartbeatOptions = { ...config.heartbeat };
+  const interval = num(get('--heartbeat-interval <ms>'), 'heartbeat interval');
+  const timeout = num(get('--heartbeat-timeout <ms>'), 'heartbeat timeout');
+  if (interval !== undefined) heartbeat.interval = interval;
+  if (timeout !== undefined) heartbeat.timeout = timeout;
+
+  const apiKey = get('--api-key <key>');
+  const options: ServerOptions = {
+    host: get('--host <host>') ?? config.host ?? '0.0.0.0',
+    port: num(get('--port <port>'), 'port') ?? config.port ?? 8088,
+    path: get('--path <path>') ?? config.path ?? '/ws',
+    auth,
+    logger,
+    broker: await makeBroker(get('--broker <kind>') ?? 'sqlite', get, logger),
+    limits,
+    heartbeat,
+    devLogin: dev,
+    drainDeadline: num(get('--drain-deadline <ms>'), 'drain deadline') ?? 10_000,
+  };
+  if (apiKey) options.apiKey = apiKey;
+  else if (dev) {
+    options.apiKey = 'dev-api-key';
+    logger.warn('no TETHER_API_KEY set: the HTTP API accepts the development key "dev-api-key"');
+  }
+  if (config.namespaces) options.namespaces = config.namespaces;
+  if (config.dedupTtl !== undefined) options.dedupTtl = config.dedupTtl;
+  if (config.presenceTtl !== undefined) options.presenceTtl = config.presenceTtl;
+  const allowed =
+    origins !== undefined
+      ? origins
+          .split(',')
+          .map((o) => o.trim())
+          .filter(Boolean)
+      : config.allowedOrigins;
+  if (allowed) options.allowedOrigins = allowed;
+  return options;
+}
+
+/** Runs the CLI with `argv` (without the node and script entries). Resolves once the command started. */
+export async function main(argv: string[]): Promise<TetherServer | undefined> {
+  const cli = cac('tether');
+  const serve = cli.command('serve', 'Run a Tether server');
+  for (const [flag, env, description, def] of CLI_OPTIONS)
+    serve.option(flag, `${description} (env ${env}${def ? `, default ${def}` : ''})`);
+  cli.help();
+  const parsed = cli.parse(['node', 'tether', ...argv], { run: false });
+  if (parsed.options.help || parsed.options.h) return undefined;
+  if (cli.matchedCommandName !== 'serve') {
+    cli.outputHelp();
+    process.exitCode = 1;
+    return undefined;
+  }
+  const flags = parsed.options as Flags;
+  const logger = createLogger(setting(flags, '--log-level <level>', 'TETHER_LOG_LEVEL'));
+  let tether: TetherServer;
+  try {
+    tether = createServer(await serveOptions(flags, logger));
+    const address = await tether.listen();
+    if (flags.dev === true || process.env.TETHER_DEV) {
+      logger.info(
+        `development login: curl -s -X POST http://localhost:${address.port}/api/dev/login -H 'content-type: application/json' -d '{"user":"alice"}'`,
+      );
+    }
+  } catch (err) {
+    logger.fatal({ err: err instanceof Error ? { message: err.message } : err }, 'tether failed to start');
+    process.exitCode = 1;
+    return undefined;
+  }
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'draining before exit');
+    const deadline = num(setting(flags, '--drain-deadline <ms>', 'TETHER_DRAIN_DEADLINE'), 'drain deadline') ?? 10_000;
+    // If draining itself hangs, leave anyway shortly after the deadline.
+    setTimeout(() => process.exit(1), deadline + 2_000).unref();
+    tether.close({ deadline }).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'drain failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  return tether;
+}
+
+// Run when executed directly (`node --import tsx src/cli.ts serve`); bin/tether.js calls main() itself.
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  void main(process.argv.slice(2));
+}
