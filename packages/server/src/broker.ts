@@ -55,9 +55,12 @@ export interface HistoryResult {
 export interface BrokerEvents {
   /** A publication on a channel this node subscribed to (see the ordering guarantee above). */
   publication(publication: Publication): void;
-  /** A connection joined a channel's presence (on any node). */
+  /**
+   * A connection (on any node) joined the presence of a channel. Guaranteed for channels this node
+   * subscribed to; a broker may also report others (the memory broker does), which a node ignores.
+   */
   join(channel: string, client: PresenceClient): void;
-  /** A connection left a channel's presence (on any node). */
+  /** A connection (on any node) left a channel's presence, or its entry expired. Same scope as `join`. */
   leave(channel: string, client: PresenceClient): void;
   /** The broker lost (`false`) or regained (`true`) its backing store. */
   availability(up: boolean): void;
