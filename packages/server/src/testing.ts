@@ -125,7 +125,7 @@ export function runBrokerConformance(
   const timeout = options.timeout ?? 3000;
   // Short enough to wait out on a real clock, long enough that a check made right after a write
   // still falls inside it on a loaded machine.
-  const shortTtl = injected ? 1000 : 400;
+  const shortTtl = injected ? 1000 : 600;
 
   if (options.skip !== undefined) {
     describe.skip(`broker conformance: ${name} (skipped: ${options.skip})`, () => {
