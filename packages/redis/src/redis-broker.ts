@@ -21,7 +21,10 @@ import { HISTORY, PRESENCE_ADD, PRESENCE_LIST, PRESENCE_REMOVE, PUBLISH } from '
 export interface RedisBrokerOptions {
   /** Redis URL. @default 'redis://127.0.0.1:6379' */
   url?: string;
-  /** Prefix of every key and pub/sub channel, so several apps (or test runs) can share one Redis. @default 'tether:' */
+  /**
+   * Prefix of every key and pub/sub channel, so several apps (or test runs) can share one Redis.
+   * A `:` is appended when missing. @default 'tether:'
+   */
   prefix?: string;
   /** How often this node sweeps expired presence entries of its channels (announcing `leave`), in ms. @default 10_000 */
   sweepInterval?: number;
@@ -96,8 +99,10 @@ const newEpoch = (): string => randomBytes(6).toString('base64url');
  */
 export function redisBroker(options: RedisBrokerOptions = {}): Broker {
   const url = options.url ?? 'redis://127.0.0.1:6379';
-  const prefix = options.prefix ?? 'tether:';
-  if (typeof prefix !== 'string') throw new TypeError('redisBroker: `prefix` must be a string');
+  const rawPrefix = options.prefix ?? 'tether:';
+  if (typeof rawPrefix !== 'string') throw new TypeError('redisBroker: `prefix` must be a string');
+  // `tether` and `tether:` mean the same: keys read `tether:{room:lobby}:meta` either way.
+  const prefix = rawPrefix === '' || rawPrefix.endsWith(':') ? rawPrefix : `${rawPrefix}:`;
   const idleChannelTtl = options.idleChannelTtl ?? 86_400_000;
   const delay = options.reconnectDelay ?? { min: 50, max: 2000 };
   if (!(delay.min > 0 && delay.max >= delay.min))
