@@ -23,6 +23,7 @@ import {
   type TetherServer,
 } from './server.js';
 import { sqliteBroker } from './sqlite-broker.js';
+import { serveStatic } from './static-files.js';
 
 /** What a `--config` file may set (everything else comes from flags and the environment). */
 export interface ConfigFile {
@@ -62,6 +63,7 @@ export const CLI_OPTIONS = [
   ['--messages-per-second <n>', 'TETHER_MESSAGES_PER_SECOND', 'per-connection rate limit', '50'],
   ['--max-subscriptions <n>', 'TETHER_MAX_SUBSCRIPTIONS', 'channels per connection', '100'],
   ['--max-connections <n>', 'TETHER_MAX_CONNECTIONS', 'connections per server (then 503)', '10000'],
+  ['--static <dir>', 'TETHER_STATIC_DIR', 'serve a built web app (e.g. the chat app) at /', ''],
   ['--allowed-origins <list>', 'TETHER_ALLOWED_ORIGINS', 'comma-separated; empty = same origin only', ''],
   ['--drain-deadline <ms>', 'TETHER_DRAIN_DEADLINE', 'SIGTERM/SIGINT: exit within this', '10000'],
   ['--log-level <level>', 'TETHER_LOG_LEVEL', 'pino level', 'info'],
@@ -186,6 +188,8 @@ export async function serveOptions(flags: Flags, logger: Logger): Promise<Server
     options.apiKey = 'dev-api-key';
     logger.warn('no TETHER_API_KEY set: the HTTP API accepts the development key "dev-api-key"');
   }
+  const staticDir = get('--static <dir>');
+  if (staticDir) options.onRequest = serveStatic(staticDir);
   if (config.namespaces) options.namespaces = config.namespaces;
   if (config.dedupTtl !== undefined) options.dedupTtl = config.dedupTtl;
   if (config.presenceTtl !== undefined) options.presenceTtl = config.presenceTtl;

@@ -44,3 +44,4 @@ export {
   type TetherServer,
 } from './server.js';
 export { type SqliteBrokerOptions, sqliteBroker } from './sqlite-broker.js';
+export { type StaticOptions, serveStatic } from './static-files.js';

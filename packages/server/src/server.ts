@@ -442,9 +442,12 @@ class Tether implements TetherServer {
     return timingSafeEqual(sha256(match[1] as string), this.apiKeyHash);
   }
 
-  private readonly onClientError = (_err: Error, socket: Duplex): void => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    socket.destroy();
+  private readonly onClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
   };
 
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -522,6 +525,7 @@ class Tether implements TetherServer {
     ws.on('error', (err) => this.logger.debug({ err, connectionId: session.connectionId }, 'socket error'));
     ws.on('message', (data, isBinary) => this.guard('frame', () => this.onFrame(session, data, isBinary)));
     ws.on('close', (code) => {
+      this.logger.debug({ connectionId: session.connectionId, code: session.closeCode ?? code }, 'connection closed');
       session.closed();
       this.sessions.delete(session);
       this.m.connections.dec();
