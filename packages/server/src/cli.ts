@@ -185,8 +185,8 @@ export async function serveOptions(flags: Flags, logger: Logger): Promise<Server
   };
   if (apiKey) options.apiKey = apiKey;
   else if (dev) {
-    options.apiKey = 'dev-api-key';
-    logger.warn('no TETHER_API_KEY set: the HTTP API accepts the development key "dev-api-key"');
+    options.apiKey = randomBytes(18).toString('base64url');
+    logger.warn(`no TETHER_API_KEY set: generated a development API key for this run: ${options.apiKey}`);
   }
   const staticDir = get('--static <dir>');
   if (staticDir) options.onRequest = serveStatic(staticDir);
