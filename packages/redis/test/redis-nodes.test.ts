@@ -4,12 +4,12 @@ import { createClient } from 'redis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type RedisBrokerOptions, redisBroker } from '../src/index.js';
 import { deleteKeys, PREFIX, REDIS_URL, redisUnreachable, reportUnreachable } from './redis-env.js';
-import { type PrivateRedis, redisServerMissing, startPrivateRedis } from './redis-server.js';
+import { type PrivateRedis, redisServerMissing, reportServerMissing, startPrivateRedis } from './redis-server.js';
 
 const unreachable = await redisUnreachable();
 reportUnreachable(unreachable);
 const noServer = redisServerMissing();
-if (noServer !== undefined) console.warn(`[@tether/redis tests] outage tests skipped: ${noServer}`);
+reportServerMissing(noServer, '@tether/redis tests');
 
 const opts = (over: Partial<PublishOptions> = {}): PublishOptions => ({
   historySize: 1000,

@@ -6,7 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { deleteKeys, REDIS_URL, redisUnreachable, reportUnreachable } from '../../redis/test/redis-env.js';
-import { type PrivateRedis, redisServerMissing, startPrivateRedis } from '../../redis/test/redis-server.js';
+import {
+  type PrivateRedis,
+  redisServerMissing,
+  reportServerMissing,
+  startPrivateRedis,
+} from '../../redis/test/redis-server.js';
 import type { Publication } from '../src/broker.js';
 import { waitFor } from '../src/testing.js';
 import {
@@ -22,7 +27,7 @@ import {
 const unreachable = await redisUnreachable();
 reportUnreachable(unreachable);
 const noServer = redisServerMissing();
-if (noServer !== undefined) console.warn(`[cluster tests] Redis outage test skipped: ${noServer}`);
+reportServerMissing(noServer, 'cluster tests');
 
 const PREFIX = `tether-cluster-test:${Date.now().toString(36)}-${randomBytes(3).toString('hex')}:`;
 const redisNode = (url = REDIS_URL): Promise<NodeProcess> =>
