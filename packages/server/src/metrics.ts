@@ -51,7 +51,7 @@ export function createMetrics(): ServerMetrics {
     }),
     publishLatency: new Histogram({
       name: 'tether_publish_latency_seconds',
-      help: 'Time from a publication being stored to its fan-out to local subscribers',
+      help: "From a publication's ts (stored by the broker) until every local subscriber's socket has it",
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     }),
