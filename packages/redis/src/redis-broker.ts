@@ -164,7 +164,8 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
       while (s.queue.length > 0 && subs.get(channel) === s) {
         const item = s.queue[0] as Subscription['queue'][number];
         const target = 'head' in item ? item.offset : item.offset - 1;
-        if (s.epoch === item.epoch && target > s.last && s.last > 0) {
+        // A known epoch means a known position (possibly 0, from the head mark of an empty channel).
+        if (s.epoch === item.epoch && target > s.last) {
           try {
             const h = await historyOf(channel, { since: s.last, limit: target - s.last });
             for (const p of h.publications) if (p.offset <= target && subs.get(channel) === s) emit(s, p);
@@ -348,8 +349,9 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
           throw error instanceof BrokerUnavailableError ? error : unavailable(error);
         }
         // Without a first position, a publication lost during an outage right after subscribing
-        // could not be noticed; the head mark gives one.
-        markHead(channel, s).catch(() => {});
+        // could not be noticed; the head mark gives one, before `subscribe` resolves. If Redis
+        // fails right now, the mark comes with the resynchronisation after reconnecting.
+        await markHead(channel, s).catch(() => {});
       }),
     unsubscribe: (channel) =>
       serial(channel, async () => {

@@ -157,6 +157,28 @@ describe.skipIf(noServer !== undefined)('redisBroker when Redis goes away', () =
     expect(a.events.publications.map((p) => p.offset)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
+  it('fills a gap that starts at offset 1, on a channel that was empty when the node subscribed', async () => {
+    redis = await startPrivateRedis();
+    const url = redis.url;
+    const a = await node({ url });
+    const b = await node({ url, reconnectDelay: { min: 400, max: 400 } });
+    const ch = 'room:gap-from-empty';
+    await b.broker.subscribe(ch);
+    const admin = createClient({ url });
+    await admin.connect();
+    try {
+      await deafen(admin);
+      await a.broker.publish(ch, 1, opts());
+      await a.broker.publish(ch, 2, opts());
+      expect(await admin.pubSubNumSub(`${PREFIX}pub:${ch}`)).toEqual({ [`${PREFIX}pub:${ch}`]: 0 });
+      await admin.sendCommand(['CONFIG', 'SET', 'maxclients', '10000']);
+      await waitFor(() => b.events.publications.length >= 2, 5000, 'the missed publications');
+      expect(b.events.publications.map((p) => p.offset)).toEqual([1, 2]);
+    } finally {
+      admin.destroy();
+    }
+  });
+
   it('fills the gap left by a lost subscriber connection, in order, exactly once', async () => {
     redis = await startPrivateRedis();
     const url = redis.url;
@@ -171,12 +193,7 @@ describe.skipIf(noServer !== undefined)('redisBroker when Redis goes away', () =
     const admin = createClient({ url });
     await admin.connect();
     try {
-      // node-redis reconnects at once after a drop; a full server makes that first attempt fail,
-      // so B stays deaf for one reconnect delay while the publications below go out.
-      const info = String(await admin.sendCommand(['INFO', 'clients']));
-      const connected = Number(/connected_clients:(\d+)/.exec(info)?.[1]);
-      await admin.sendCommand(['CONFIG', 'SET', 'maxclients', String(connected - 1)]);
-      await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+      await deafen(admin);
       for (let i = 2; i <= 4; i++) await a.broker.publish(ch, i, opts());
       // Proof that B really was deaf when they went out: nobody was subscribed.
       expect(await admin.pubSubNumSub(`${PREFIX}pub:${ch}`)).toEqual({ [`${PREFIX}pub:${ch}`]: 0 });
@@ -190,3 +207,15 @@ describe.skipIf(noServer !== undefined)('redisBroker when Redis goes away', () =
     }
   });
 });
+
+/**
+ * Drops every subscriber connection of a private Redis and keeps them out for one reconnect
+ * delay: node-redis reconnects at once after a drop, and a full server makes that attempt fail.
+ * Undo with `CONFIG SET maxclients 10000`.
+ */
+async function deafen(admin: { sendCommand(args: string[]): Promise<unknown> }): Promise<void> {
+  const info = String(await admin.sendCommand(['INFO', 'clients']));
+  const connected = Number(/connected_clients:(\d+)/.exec(info)?.[1]);
+  await admin.sendCommand(['CONFIG', 'SET', 'maxclients', String(connected - 1)]);
+  await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+}
