@@ -714,7 +714,7 @@ class Tether implements TetherServer {
       }
       if (s.closing) return;
       if (s.subs.get(channel) !== entry)
-        throw new RpcError('bad_request', 'unsubscribed before the subscribe completed');
+        throw new RpcError('bad_request', 'superseded by a later subscribe or unsubscribe of this channel');
       s.send({ type: 'reply', id, ok: true, result: subscribeResult(f.since, history) });
       if (!this.hub.goLive(channel, s, history.offset, history.epoch)) return;
       entry.state = 'live';
@@ -802,6 +802,8 @@ class Tether implements TetherServer {
   private async drain(deadline: number): Promise<void> {
     const end = Date.now() + deadline;
     this.draining = true;
+    // A close() racing listen(): let listen finish, so the server it opens is closed below.
+    if (this.started) await this.started.catch(() => {});
     this.logger.info({ connections: this.sessions.size, deadline }, 'draining');
     if (this.o.drainDelay > 0) await delay(Math.min(this.o.drainDelay, deadline / 2));
     // Close in batches of 10 %, spread over at most half the deadline, so clients do not all
