@@ -157,6 +157,46 @@ describe.skipIf(noServer !== undefined)('redisBroker when Redis goes away', () =
     expect(a.events.publications.map((p) => p.offset)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
+  it('starts a new epoch when Redis comes back without its data, so the loss shows', async () => {
+    redis = await startPrivateRedis(false);
+    const a = await node({ url: redis.url, reconnectDelay: { min: 20, max: 100 } });
+    const ch = 'room:amnesia';
+    await a.broker.subscribe(ch);
+    const before = (await a.broker.publish(ch, 'before', opts())).publication;
+    await a.broker.publish(ch, 'before 2', opts());
+    await redis.kill();
+    await waitFor(() => !a.broker.available(), 3000, 'the outage to show');
+    await redis.restart();
+    await waitFor(() => a.broker.available(), 5000, 'Redis to come back');
+    // The scripts are gone too (NOSCRIPT): the broker loads them again on the way.
+    const after = (await a.broker.publish(ch, 'after', opts())).publication;
+    expect(after.offset).toBe(1);
+    expect(after.epoch).not.toBe(before.epoch);
+    const h = await a.broker.history(ch, { since: 2 });
+    expect(h.epoch).toBe(after.epoch);
+    await waitFor(() => a.events.publications.some((p) => p.data === 'after'), 3000, 'the new-epoch publication');
+    expect(a.events.publications.map((p) => [p.data, p.offset])).toEqual([
+      ['before', 1],
+      ['before 2', 2],
+      ['after', 1],
+    ]);
+  });
+
+  it('rejects start() with BrokerUnavailableError when Redis never answers', async () => {
+    redis = await startPrivateRedis(false);
+    const url = redis.url;
+    await redis.kill();
+    const broker = redisBroker({ url, prefix: PREFIX, connectTimeout: 300 });
+    const started = Date.now();
+    await expect(broker.start(recordEvents())).rejects.toMatchObject({
+      name: 'BrokerUnavailableError',
+      code: 'unavailable',
+    });
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(broker.available()).toBe(false);
+    await broker.close();
+  });
+
   it('fills a gap that starts at offset 1, on a channel that was empty when the node subscribed', async () => {
     redis = await startPrivateRedis();
     const url = redis.url;

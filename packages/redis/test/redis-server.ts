@@ -34,7 +34,8 @@ export interface PrivateRedis {
   dispose(): Promise<void>;
 }
 
-export async function startPrivateRedis(): Promise<PrivateRedis> {
+/** @param persist AOF with fsync on every write (default), or no persistence at all: a restart then comes back empty. */
+export async function startPrivateRedis(persist = true): Promise<PrivateRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'tether-redis-'));
   let child: ChildProcess | undefined;
@@ -43,18 +44,8 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     const proc = spawn(
       'redis-server',
       [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'yes',
-        '--appendfsync',
-        'always',
-        '--dir',
-        dir,
+        ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir],
+        ...(persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
