@@ -111,6 +111,8 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
   const topicPrefix = `${prefix}pub:`;
   const key = (channel: string, suffix: string): string => `${prefix}{${channel}}:${suffix}`;
   const subs = new Map<string, Subscription>();
+  /** Subscribed channels where a presence join was seen: the ones the sweep looks at. */
+  const withPresence = new Set<string>();
   let events: BrokerEvents | undefined;
   let cmd: Client | undefined;
   let sub: Client | undefined;
@@ -201,8 +203,10 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
     if (kind === 'm') {
       s.queue.push(body as Publication);
       void drain(channel, s);
-    } else if (kind === 'j') events?.join(channel, body as PresenceClient);
-    else if (kind === 'l') events?.leave(channel, body as PresenceClient);
+    } else if (kind === 'j') {
+      withPresence.add(channel);
+      events?.join(channel, body as PresenceClient);
+    } else if (kind === 'l') events?.leave(channel, body as PresenceClient);
   };
 
   /** Runs subscribe/unsubscribe of one channel one after another, so they reach Redis in call order. */
@@ -269,10 +273,25 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
 
   const presenceKeys = (channel: string): string[] => [key(channel, 'pres'), key(channel, 'presx')];
 
+  /**
+   * Reaps expired presence entries (each reap announces its `leave`s once). Only channels where
+   * this node saw a join, and that it still serves, so an idle node with many channels costs
+   * Redis nothing; a channel leaves the set once its presence is empty.
+   */
   const sweep = (): void => {
     if (!up) return;
-    for (const channel of subs.keys())
-      run(cmd, SCRIPTS.presenceList, presenceKeys(channel), [topicPrefix + channel]).catch(() => {});
+    for (const channel of withPresence) {
+      if (!subs.has(channel)) {
+        withPresence.delete(channel);
+        continue;
+      }
+      run(cmd, SCRIPTS.presenceList, presenceKeys(channel), [topicPrefix + channel]).then(
+        (left) => {
+          if (Array.isArray(left) && left.length === 0) withPresence.delete(channel);
+        },
+        () => {},
+      );
+    }
   };
 
   return {
