@@ -8,6 +8,7 @@ reportUnreachable(unreachable);
 
 runBrokerConformance('redis', () => redisBroker({ url: REDIS_URL, prefix: PREFIX }), {
   clock: 'real',
+  shared: true,
   ...(unreachable === undefined ? {} : { skip: unreachable }),
 });
 

@@ -37,6 +37,12 @@ export interface BrokerConformanceOptions {
   skip?: string;
   /** How long to wait for an event or an expiry before failing, in ms. @default 3000 */
   timeout?: number;
+  /**
+   * Brokers made by one `makeBroker` share their store, as nodes of one cluster do (Redis);
+   * adds the cross-node checks: global offsets, delivery and dedup across brokers, shared presence.
+   * @default false
+   */
+  shared?: boolean;
 }
 
 /** Records everything a broker reports, with bounded waits on it. */
@@ -414,6 +420,53 @@ export function runBrokerConformance(
         expect((await broker.presence(ch)).map((c) => c.connectionId)).toEqual(['c1']);
       });
     });
+
+    // Registered only for shared stores: for the others these checks do not apply (not "skipped").
+    if (options.shared === true)
+      describe('across nodes sharing a store', () => {
+        it('assigns one global offset sequence and delivers it, in order, to every node', async () => {
+          const other = await open();
+          const ch = fresh();
+          await broker.subscribe(ch);
+          await other.broker.subscribe(ch);
+          const outcomes = await Promise.all(
+            Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? broker : other.broker).publish(ch, i, opts())),
+          );
+          expect(outcomes.map((o) => o.publication.offset).sort((x, y) => x - y)).toEqual(
+            Array.from({ length: 30 }, (_, i) => i + 1),
+          );
+          expect(new Set(outcomes.map((o) => o.publication.epoch)).size).toBe(1);
+          for (const e of [events, other.events]) {
+            await waitFor(() => e.publications.length >= 30, timeout, '30 publications on each node');
+            expect(e.publications.map((p) => p.offset)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+          }
+        });
+
+        it('dedups a key whichever node the retry reaches', async () => {
+          const other = await open();
+          const ch = fresh();
+          const first = await broker.publish(ch, 'x', opts({ key: 'k' }));
+          expect(await other.broker.publish(ch, 'x', opts({ key: 'k' }))).toEqual({
+            publication: first.publication,
+            duplicate: true,
+          });
+          expect((await other.broker.history(ch)).publications).toEqual([first.publication]);
+        });
+
+        it('shares presence, with join and leave events on the other node', async () => {
+          const other = await open();
+          const ch = fresh();
+          await broker.subscribe(ch);
+          await other.broker.subscribe(ch);
+          await broker.presenceAdd(ch, client(1), 60_000);
+          await waitFor(() => other.events.joins.length === 1, timeout, 'the join on the other node');
+          expect(other.events.joins[0]).toEqual({ channel: ch, client: client(1) });
+          expect(await other.broker.presence(ch)).toEqual([client(1)]);
+          await other.broker.presenceRemove(ch, client(1));
+          await waitFor(() => events.leaves.length === 1, timeout, 'the leave on the first node');
+          expect(await broker.presence(ch)).toEqual([]);
+        });
+      });
 
     describe('lifecycle', () => {
       it('is available once started', () => {
