@@ -97,6 +97,8 @@ export interface ServerOptions {
   drainDeadline?: number;
   /** How long `close()` keeps answering `/readyz` with 503 before it closes clients, in ms. @default 0 */
   drainDelay?: number;
+  /** An RPC handler still running after this long is answered with `timeout` (it keeps running). @default '30s' */
+  rpcTimeout?: Duration;
   /** Handles HTTP requests no Tether route matched (own server only). @default 404 */
   onRequest?: (req: IncomingMessage, res: ServerResponse) => void;
 }
@@ -113,6 +115,7 @@ export interface Resolved {
   presenceTtl: number;
   drainDeadline: number;
   drainDelay: number;
+  rpcTimeout: number;
 }
 
 const positive = (value: number | undefined, fallback: number, name: string, min = 1): number => {
@@ -149,5 +152,6 @@ export function resolveOptions(o: ServerOptions): Resolved {
     presenceTtl: Math.max(1_000, toMs(o.presenceTtl ?? '60s', 'presenceTtl')),
     drainDeadline: positive(o.drainDeadline, 10_000, 'drainDeadline', 0),
     drainDelay: positive(o.drainDelay, 0, 'drainDelay', 0),
+    rpcTimeout: Math.max(1, toMs(o.rpcTimeout ?? '30s', 'rpcTimeout')),
   };
 }

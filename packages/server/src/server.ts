@@ -517,7 +517,14 @@ class Tether implements TetherServer {
         this.answer(s, f.id, 'rpc', async () => {
           const handler = this.rpcs.get(f.method);
           if (!handler) throw new RpcError('not_found', `no RPC method "${f.method}"`);
-          const result = await handler(f.params, s.context());
+          const running = Promise.resolve().then(() => handler(f.params, s.context()));
+          const result = await withTimeout(running, this.o.rpcTimeout, () => {
+            // The handler keeps running; its outcome no longer has anyone to go to.
+            running.catch((err: unknown) =>
+              this.logger.warn({ err, method: f.method }, 'RPC failed after its timeout'),
+            );
+            return new RpcError('timeout', `"${f.method}" did not answer within ${this.o.rpcTimeout} ms`);
+          });
           return result === undefined ? null : result;
         });
         return;
@@ -534,6 +541,12 @@ class Tether implements TetherServer {
           if (identity.user !== s.user) throw new RpcError('unauthorized', 'token is for another user');
           s.identity = { ...identity, info: identity.info ?? s.identity.info };
           s.armExpiry();
+          // A narrower `channels` claim ends the subscriptions it no longer grants.
+          for (const channel of [...s.subs.keys()]) {
+            if (this.claimAllows(s, channel, this.ns.policy(channel))) continue;
+            this.unsubscribe(s, channel);
+            s.send({ type: 'unsubscribed', channel, reason: 'forbidden' });
+          }
           return identity.expiresAt !== undefined ? { expiresAt: identity.expiresAt } : {};
         });
         return;
@@ -601,6 +614,14 @@ class Tether implements TetherServer {
     if (entry.present) this.removePresence(channel, s);
   }
 
+  /** Does the token's `channels` claim (or its absence) let this connection use `channel`? */
+  private claimAllows(s: Session, channel: string, policy: ChannelPolicy): boolean {
+    if (policy.privateTo !== undefined) return policy.privateTo === s.user;
+    const claim = s.channels;
+    if (!claim) return policy.subscribe !== 'claim';
+    return claim.some((pattern) => matchChannel(pattern, channel));
+  }
+
   /** The namespace rules, the token's `channels` claim, then the `authorize` hook. Throws `forbidden`. */
   private async checkAccess(s: Session, channel: string, action: ChannelAction, policy: ChannelPolicy): Promise<void> {
     if (policy.privateTo !== undefined) {
@@ -615,10 +636,7 @@ class Tether implements TetherServer {
       } else if (policy.subscribe === 'nobody') {
         throw forbidden(`clients may not subscribe to "${channel}"`);
       }
-      const claim = s.channels;
-      if (policy.subscribe === 'claim' && !claim) throw forbidden(`the token does not grant "${channel}"`);
-      if (claim && !claim.some((pattern) => matchChannel(pattern, channel)))
-        throw forbidden(`the token does not grant "${channel}"`);
+      if (!this.claimAllows(s, channel, policy)) throw forbidden(`the token does not grant "${channel}"`);
     }
     if (this.options.authorize) {
       const verdict = await this.options.authorize(s.context(), channel, action);
@@ -710,6 +728,16 @@ class Tether implements TetherServer {
     this.running = false;
     this.logger.info('closed');
   }
+}
+
+/** Resolves like `p`, or rejects with `onTimeout()` after `ms`. */
+function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+    timer.unref();
+  });
+  return Promise.race([p, expired]).finally(() => clearTimeout(timer));
 }
 
 const delay = (ms: number): Promise<void> =>

@@ -278,6 +278,31 @@ describe('rpc', () => {
   });
 });
 
+describe('rpc timeout and narrowing claims', () => {
+  it('answers timeout when a handler runs past rpcTimeout', async () => {
+    const server = await startServer({ rpcTimeout: 100 });
+    server.tether.rpc('slow', () => new Promise(() => {}));
+    const a = await connectAs(server);
+    expect(await a.request({ type: 'rpc', method: 'slow' })).toMatchObject({
+      ok: false,
+      error: { code: 'timeout' },
+    });
+  });
+
+  it('ends subscriptions a refreshed token no longer grants with an unsubscribed frame', async () => {
+    const server = await startServer();
+    const c = await RawClient.connect(server.url, { token: await token('dora', { channels: ['room:*', 'news:*'] }) });
+    await c.next('welcome');
+    await c.ok({ type: 'subscribe', channel: 'room:a' });
+    await c.ok({ type: 'subscribe', channel: 'news:a' });
+    await c.ok({ type: 'refresh', token: await token('dora', { channels: ['room:*'] }) });
+    expect(await c.next('unsubscribed')).toEqual({ type: 'unsubscribed', channel: 'news:a', reason: 'forbidden' });
+    await server.tether.publish('news:a', 'gone');
+    await server.tether.publish('room:a', 'kept');
+    expect((await c.next('message')).data).toBe('kept');
+  });
+});
+
 describe('bad input', () => {
   it('answers bad params with bad_request, and frames without a usable id with an error frame', async () => {
     const server = await startServer();
