@@ -380,7 +380,9 @@ class Tether implements TetherServer {
     identity: Awaited<ReturnType<Authenticator['request']>>,
     req: IncomingMessage,
   ): void {
-    const session = new Session(ws, codec, randomUUID(), identity, this.settings, this.m, (s) => this.release(s));
+    const session = new Session(ws, codec, randomUUID(), identity, this.settings, this.m, (s) =>
+      this.guard('release', () => this.release(s)),
+    );
     this.sessions.add(session);
     this.m.connections.inc();
     this.m.connectionsTotal.inc();
@@ -388,7 +390,7 @@ class Tether implements TetherServer {
     ws.on('message', (data, isBinary) => this.guard('frame', () => this.onFrame(session, data, isBinary)));
     ws.on('close', (code) => {
       this.logger.debug({ connectionId: session.connectionId, code: session.closeCode ?? code }, 'connection closed');
-      session.closed();
+      this.guard('close', () => session.closed());
       this.sessions.delete(session);
       this.m.connections.dec();
       this.m.disconnects.inc({ code: String(session.closeCode ?? code) });
