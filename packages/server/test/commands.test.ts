@@ -332,6 +332,17 @@ describe('bad input', () => {
     expect(binaryOnText.error.message).toMatch(/binary/);
   });
 
+  it('answers text frames on tether.v1.msgpack with a bad_request error frame', async () => {
+    const server = await startServer();
+    const m = await connectAs(server, 'packer', { codec: 'msgpack' });
+    m.ws.send(JSON.stringify({ type: 'ping', id: 1 }));
+    const err = (await m.next('error')) as Frame & { error: { code: string; message: string } };
+    expect(err.error.code).toBe('bad_request');
+    expect(err.error.message).toMatch(/text/);
+    m.send({ type: 'ping', id: 2 });
+    expect(await m.next('pong')).toEqual({ type: 'pong', id: 2 });
+  });
+
   it('refuses more subscriptions than maxSubscriptions', async () => {
     const server = await startServer({ limits: { maxSubscriptions: 2 } });
     const a = await connectAs(server);
