@@ -279,6 +279,21 @@ class Tether implements TetherServer {
   publish(channel: string, data: unknown, options: PublishOptions = {}): Promise<PublishResult> {
     const why = channelNameError(channel);
     if (why) throw new TypeError(`publish: ${why}`);
+    // Client and HTTP data arrive decoded from JSON/MessagePack; server code can hand over anything.
+    // Refuse what cannot be sent now rather than store a publication no subscriber can receive.
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(data);
+    } catch {
+      json = undefined;
+    }
+    if (json === undefined)
+      throw new TypeError('publish: data must be JSON-serialisable (no undefined, BigInt or cycles)');
+    if (
+      options.key !== undefined &&
+      (typeof options.key !== 'string' || options.key.length === 0 || options.key.length > 128)
+    )
+      throw new TypeError('publish: key must be a string of 1-128 characters');
     return this.publishFrom('server', channel, data, options.key);
   }
 

@@ -113,6 +113,18 @@ describe('subscribe, publish, unsubscribe', () => {
     expect(await a.ok({ type: 'publish', channel: 'open:x', data: 1 })).toMatchObject({ offset: 1 });
   });
 
+  it('throws TypeError for server-code publishes that could never be delivered', async () => {
+    const server = await startServer();
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => server.tether.publish('room:x', cyclic)).toThrow(TypeError);
+    expect(() => server.tether.publish('room:x', 10n)).toThrow(TypeError);
+    expect(() => server.tether.publish('room:x', undefined)).toThrow(TypeError);
+    expect(() => server.tether.publish('bad\u0000name', 1)).toThrow(TypeError);
+    expect(() => server.tether.publish('room:x', 1, { key: '' })).toThrow(TypeError);
+    expect((await server.tether.history('room:x')).offset).toBe(0);
+  });
+
   it('refuses a publication over the namespace maxDataSize with too_large', async () => {
     const server = await startServer({ namespaces: { small: { maxDataSize: 10 } } });
     const a = await connectAs(server);
