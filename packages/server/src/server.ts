@@ -376,7 +376,8 @@ class Tether implements TetherServer {
         { url: redactUrl(req.url), reason: err instanceof Error ? err.message : 'error' },
         'auth refused',
       );
-      return this.refuse(socket, status, status === 401 ? 'unauthorized' : 'unavailable', 'unauthorized');
+      if (status === 503) return this.refuse(socket, 503, 'unavailable', 'cannot verify tokens now, try later');
+      return this.refuse(socket, 401, 'unauthorized', 'unauthorized');
     } finally {
       this.upgrading -= 1;
     }
