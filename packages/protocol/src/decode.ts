@@ -194,6 +194,20 @@ const SERVER_CHECKS: Record<ServerFrame['type'], (f: Obj) => boolean> = {
 };
 
 /**
+ * Whether an already decoded value is a server frame with the fields a client relies on: the
+ * check half of {@link decodeServerFrame}, without its depth and key walk, for clients that run
+ * the codec themselves and want the smallest bundle.
+ */
+export function isServerFrame(value: unknown): value is ServerFrame {
+  return (
+    isObj(value) &&
+    typeof value.type === 'string' &&
+    Object.hasOwn(SERVER_CHECKS, value.type) &&
+    SERVER_CHECKS[value.type as ServerFrame['type']](value)
+  );
+}
+
+/**
  * Decodes and validates a frame sent by a server. Lighter than {@link decodeClientFrame}
  * (it checks the fields a client relies on and keeps the frame as sent), since it ships in
  * every browser bundle.

@@ -1,0 +1,201 @@
+/**
+ * One channel subscription: its position in the channel's stream, recovery after a reconnect,
+ * and duplicate suppression.
+ * @module
+ */
+import type {
+  MessageFrame,
+  PresenceClient,
+  PresenceResult,
+  PublishResult,
+  StreamPosition,
+  SubscribeResult,
+} from '@tether/protocol';
+import { Emitter } from './emitter.js';
+import { DisconnectedError } from './errors.js';
+
+/** Presence change on a channel (`join` / `leave` frames). */
+export interface PresenceEvent extends PresenceClient {
+  channel: string;
+}
+
+/** Publications were missed and cannot be replayed: reload the channel's state from your source of truth. */
+export interface GapContext {
+  channel: string;
+  /** Where the client was (undefined when the epoch changed mid-stream). */
+  since: StreamPosition | undefined;
+  /** The channel's position now. */
+  offset: number;
+  epoch: string;
+}
+
+export interface SubscribeOptions<D = unknown> {
+  /** Each publication, exactly once and in offset order. */
+  onMessage?: (data: D, message: MessageFrame<D>) => void;
+  /** History could not cover what was missed (`recovered: false` or a new epoch). */
+  onGap?: (gap: GapContext) => void;
+  onJoin?: (event: PresenceEvent) => void;
+  onLeave?: (event: PresenceEvent) => void;
+  /** Resume from a stored position (e.g. kept across page loads). @default undefined (from now) */
+  since?: StreamPosition;
+}
+
+export type SubscriptionState = 'subscribing' | 'subscribed' | 'unsubscribed';
+
+export type SubscriptionEvents = {
+  /** After every successful (re)subscribe. */
+  subscribed: [{ channel: string; recovered: boolean; offset: number; epoch: string }];
+  /** By `unsubscribe()` (`reason: 'client'`), by the server's `unsubscribed` frame, or a refused subscribe. */
+  unsubscribed: [{ channel: string; reason: string }];
+  error: [unknown];
+};
+
+export interface PublishOptions {
+  /** Idempotency key. @default a random key per call, reused when the publish is resent after a reconnect */
+  key?: string;
+  /** @default the client's `requestTimeout` */
+  timeout?: number;
+}
+
+/** @internal What a subscription needs from its client. */
+export interface SubscriptionHost {
+  open(): boolean;
+  remove(sub: { readonly channel: string }): void;
+  /** `kind` 1: safe to resend after a reconnect. */
+  request<R>(frame: object, timeout?: number, kind?: number): Promise<R>;
+}
+
+let keySeq = 0;
+/** @internal A fresh idempotency key: a UUID where available (secure contexts, Node), else time + random + counter. */
+export const randomKey = (): string =>
+  globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}-${++keySeq}`;
+
+const noop = (): void => {};
+
+export class Subscription<D = unknown> extends Emitter<SubscriptionEvents> {
+  readonly channel: string;
+  #state: SubscriptionState = 'subscribing';
+  #pos: StreamPosition | undefined;
+  #host: SubscriptionHost;
+  #opts: SubscribeOptions<D>;
+  #settle: ((err?: unknown) => void) | undefined;
+  /** Resolves on the first successful subscribe; rejects if that never happens (refused, timeout, close). */
+  readonly ready: Promise<void>;
+
+  /** @internal Use `client.subscribe()`. */
+  constructor(host: SubscriptionHost, channel: string, opts: SubscribeOptions<D>) {
+    super();
+    this.#host = host;
+    this.channel = channel;
+    this.#opts = opts;
+    this.#pos = opts.since && { ...opts.since };
+    this.ready = new Promise((resolve, reject) => {
+      this.#settle = (err) => {
+        this.#settle = undefined;
+        if (err) reject(err);
+        else resolve();
+      };
+    });
+    // Nobody has to await `ready`; an unobserved rejection must not crash Node.
+    this.ready.catch(noop);
+  }
+
+  get state(): SubscriptionState {
+    return this.#state;
+  }
+
+  /** The last position seen: store it to resume later with `since`. */
+  get position(): StreamPosition | undefined {
+    return this.#pos && { ...this.#pos };
+  }
+
+  /** Publishes to this channel. Safe to retry: the idempotency key makes a resend a no-op on the server. */
+  publish(data: D, options: PublishOptions = {}): Promise<PublishResult> {
+    const frame = { type: 'publish', channel: this.channel, data, key: options.key ?? randomKey() };
+    return this.#host.request(frame, options.timeout, 1);
+  }
+
+  /** Who is in the channel now (channels with presence on). */
+  async presence(): Promise<PresenceClient[]> {
+    return (await this.#host.request<PresenceResult>({ type: 'presence', channel: this.channel })).clients;
+  }
+
+  /** Stops the subscription. Idempotent. */
+  unsubscribe(): void {
+    if (this.#state === 'unsubscribed') return;
+    const wasOpen = this.#host.open();
+    this.#end('client');
+    if (wasOpen) this.#host.request({ type: 'unsubscribe', channel: this.channel }).catch(noop);
+  }
+
+  /** @internal Builds the subscribe frame, with `since` when there is a position to resume from. */
+  frame(): Record<string, unknown> {
+    return { type: 'subscribe', channel: this.channel, ...(this.#pos && { since: { ...this.#pos } }) };
+  }
+
+  /**
+   * @internal Applies a subscribe reply. Runs synchronously inside the client's message handler, so
+   * the offset bookkeeping is in place before the next frame (possibly from the same chunk) is read.
+   */
+  applyReply(ok: boolean, value: unknown): void {
+    if (this.#state === 'unsubscribed') return;
+    if (!ok) {
+      this.emit('error', value);
+      if ((value as { name?: string }).name === 'ServerError') this.#end((value as { code: string }).code, value);
+      else this.#settle?.(value);
+      return;
+    }
+    const r = value as SubscribeResult;
+    const since = this.#pos;
+    const gap = !!since && (!r.recovered || r.epoch !== since.epoch);
+    if (!since || gap) this.#pos = { offset: r.offset, epoch: r.epoch };
+    this.#state = 'subscribed';
+    if (gap) this.#opts.onGap?.({ channel: this.channel, since, offset: r.offset, epoch: r.epoch });
+    for (const m of r.publications) this.applyMessage(m as MessageFrame<D>);
+    const pos = this.#pos as StreamPosition;
+    if (pos.offset < r.offset) pos.offset = r.offset;
+    this.emit('subscribed', { channel: this.channel, recovered: !gap, offset: pos.offset, epoch: pos.epoch });
+    this.#settle?.();
+  }
+
+  /** @internal A publication: delivered once, in order; anything at or below the last offset is a replay. */
+  applyMessage(m: MessageFrame<D>): void {
+    const pos = this.#pos;
+    if (this.#state !== 'subscribed' || !pos) return;
+    if (m.epoch !== pos.epoch) {
+      this.#opts.onGap?.({ channel: this.channel, since: undefined, offset: m.offset, epoch: m.epoch });
+      this.#pos = { offset: m.offset, epoch: m.epoch };
+    } else if (m.offset <= pos.offset) return;
+    else pos.offset = m.offset;
+    this.#opts.onMessage?.(m.data, m);
+  }
+
+  /** @internal */
+  applyPresence(type: 'join' | 'leave', event: PresenceEvent): void {
+    (type === 'join' ? this.#opts.onJoin : this.#opts.onLeave)?.(event);
+  }
+
+  /** @internal The connection dropped: resubscribe (with `since`) on the next open. */
+  reset(): void {
+    if (this.#state === 'subscribed') this.#state = 'subscribing';
+  }
+
+  /** @internal The client closed for good: an unresolved `ready` must still settle. */
+  closed(err: unknown): void {
+    this.reset();
+    this.#settle?.(err);
+  }
+
+  /** @internal The server ended it (`unsubscribed` frame) or refused it. */
+  ended(reason: string): void {
+    this.#end(reason);
+  }
+
+  #end(reason: string, err: unknown = new DisconnectedError(1000, `unsubscribed: ${reason}`)): void {
+    if (this.#state === 'unsubscribed') return;
+    this.#state = 'unsubscribed';
+    this.#host.remove(this);
+    this.#settle?.(err);
+    this.emit('unsubscribed', { channel: this.channel, reason });
+  }
+}
