@@ -43,6 +43,12 @@ export interface SqliteBrokerOptions {
    * @default 'NORMAL'
    */
   synchronous?: 'NORMAL' | 'FULL';
+  /**
+   * How long a write waits for a lock held by another connection (a backup, an admin shell)
+   * before it fails with `BrokerUnavailableError`, in ms.
+   * @default 5000
+   */
+  busyTimeout?: number;
 }
 
 interface ChannelRow {
@@ -150,6 +156,18 @@ export function sqliteBroker(options: SqliteBrokerOptions): Broker {
     return { d: db, s: stmt };
   };
 
+  /** SQLite trouble that a retry later may not meet (locked, busy, full, I/O) is "unavailable", not a bug. */
+  const transient = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (typeof code === 'string' && /^SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|READONLY)/.test(code))
+        throw new BrokerUnavailableError(`SQLite cannot serve this now (${code})`, { cause: error });
+      throw error;
+    }
+  };
+
   const toPublication = (channel: string, epoch: string, row: PublicationRow): Publication => {
     const p: Publication = { type: 'message', channel, offset: row.seq, epoch, data: JSON.parse(row.data), ts: row.ts };
     if (row.sender !== null) p.from = row.sender;
@@ -160,7 +178,15 @@ export function sqliteBroker(options: SqliteBrokerOptions): Broker {
     if (closed || !stmt || !db) return;
     const s = stmt;
     const t = now();
-    db.transaction(() => {
+    // A failing sweep (busy file, full disk) must not take the process down from a timer;
+    // the next sweep tries again, and publish/history report the same trouble to callers.
+    try {
+      sweepTx(s, t);
+    } catch {}
+  };
+
+  const sweepTx = (s: NonNullable<typeof stmt>, t: number): void => {
+    (db as Database.Database).transaction(() => {
       for (const name of subscribed) s.touch.run(t, name);
       s.sweepKeys.run(t);
       s.sweepHistory.run(t);
@@ -182,7 +208,7 @@ export function sqliteBroker(options: SqliteBrokerOptions): Broker {
       d.pragma('journal_mode = WAL');
       d.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
       // Another process (a CLI, a backup) holding a read lock should delay a write, not fail it.
-      d.pragma('busy_timeout = 5000');
+      d.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeout ?? 5000))}`);
       d.exec(SCHEMA);
       db = d;
       const s = prepare(d);
@@ -217,7 +243,7 @@ export function sqliteBroker(options: SqliteBrokerOptions): Broker {
     },
     async publish(name, data, opts) {
       open();
-      const outcome = (publishTx as NonNullable<typeof publishTx>)(name, data, opts);
+      const outcome = transient(() => (publishTx as NonNullable<typeof publishTx>)(name, data, opts));
       // Emitted after the commit: a subscriber never sees a publication that a crash could undo.
       if (!outcome.duplicate && subscribed.has(name)) events?.publication(outcome.publication);
       return outcome;
@@ -230,16 +256,22 @@ export function sqliteBroker(options: SqliteBrokerOptions): Broker {
     },
     async history(name, query: HistoryQuery = {}): Promise<HistoryResult> {
       const { d, s } = open();
-      return d
-        .transaction((): HistoryResult => {
-          const t = now();
-          s.ensureChannel.run(name, newEpoch(), t);
-          const ch = s.channel.get(name) as ChannelRow & { history_ttl: number };
-          s.trimAge.run(name, t - ch.history_ttl);
-          const rows = s.read.all(name, query.since ?? 0, query.limit ?? -1);
-          return { epoch: ch.epoch, offset: ch.head, publications: rows.map((r) => toPublication(name, ch.epoch, r)) };
-        })
-        .immediate();
+      return transient(() =>
+        d
+          .transaction((): HistoryResult => {
+            const t = now();
+            s.ensureChannel.run(name, newEpoch(), t);
+            const ch = s.channel.get(name) as ChannelRow & { history_ttl: number };
+            s.trimAge.run(name, t - ch.history_ttl);
+            const rows = s.read.all(name, query.since ?? 0, query.limit ?? -1);
+            return {
+              epoch: ch.epoch,
+              offset: ch.head,
+              publications: rows.map((r) => toPublication(name, ch.epoch, r)),
+            };
+          })
+          .immediate(),
+      );
     },
     async presenceAdd(name, client: PresenceClient, ttl) {
       open();

@@ -83,6 +83,27 @@ describe('sqliteBroker durability', () => {
     expect(next.publication).toMatchObject({ offset: 2, epoch: kept.publication.epoch });
   });
 
+  it('answers unavailable, not a crash, while another connection holds the write lock', async () => {
+    const file = join(dir, 'locked.db');
+    const b = sqliteBroker({ file, busyTimeout: 50 });
+    open.push(b);
+    await b.start(recordEvents());
+    await b.publish('room:a', 1, opts());
+    const other = new Database(file);
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      await expect(b.publish('room:a', 2, opts())).rejects.toMatchObject({
+        name: 'BrokerUnavailableError',
+        code: 'unavailable',
+      });
+      other.exec('COMMIT');
+    } finally {
+      other.close();
+    }
+    const next = await b.publish('room:a', 3, opts());
+    expect(next.publication.offset).toBe(2);
+  });
+
   it('rejects calls after close with BrokerUnavailableError and reports unavailable', async () => {
     const b = await start(join(dir, 'closed.db'));
     expect(b.available()).toBe(true);
