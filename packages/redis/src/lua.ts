@@ -21,6 +21,9 @@ local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 /** Drops stream entries older than `cutoff` ms; the stream is in ts order, so only its head. */
 const TRIM_AGE = `
 local function trim_age(hist, cutoff)
+  -- The common case (nothing expired) costs one single-entry read.
+  local head = redis.call('XRANGE', hist, '-', '+', 'COUNT', 1)
+  if #head == 0 or tonumber(head[1][2][2]) > cutoff then return end
   while true do
     local batch = redis.call('XRANGE', hist, '-', '+', 'COUNT', 64)
     if #batch == 0 then return end
