@@ -146,13 +146,35 @@ describe('state machine and backoff', () => {
 
   it('connect timeout counts as a failed attempt', () => {
     const c = make({ connectTimeout: 300 });
-    c.connect();
-    sockets.last().open(); // opened, but no welcome
+    c.connect(); // the socket never opens
     vi.advanceTimersByTime(299);
     expect(c.state).toBe('connecting');
     vi.advanceTimersByTime(1);
     expect(c.state).toBe('reconnecting');
     expect(sockets.all[0]?.closed).toBeDefined();
+  });
+
+  it('a server that echoes the subprotocol but never welcomes is run in plain mode after welcomeTimeout', () => {
+    const c = make({ welcomeTimeout: 200 });
+    c.connect();
+    sockets.last().open('tether.v1');
+    vi.advanceTimersByTime(199);
+    expect(c.state).toBe('connecting');
+    vi.advanceTimersByTime(1);
+    expect(c.state).toBe('open');
+    expect(c.plain).toBe(true);
+  });
+
+  it('a server that selects no subprotocol is plain at once; frames arrive as JSON or raw strings', () => {
+    const c = make();
+    const got: unknown[] = [];
+    c.on('message', (m) => got.push(m));
+    c.connect();
+    sockets.last().open('');
+    expect(c.state).toBe('open');
+    sockets.last().receive({ type: 'welcome-ish', a: 1 });
+    sockets.last().receive('hello');
+    expect(got).toEqual([{ type: 'welcome-ish', a: 1 }, 'hello']);
   });
 
   it('rotates several URLs on failure', () => {

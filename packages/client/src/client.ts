@@ -67,6 +67,12 @@ export interface ClientOptions {
   codec?: 'json' | Codec;
   /** A WebSocket implementation for runtimes without a global one (Node 20: `WebSocket` from `ws`). @default globalThis.WebSocket */
   WebSocket?: WebSocketConstructor;
+  /**
+   * How long (ms) to wait after the socket opens for the server's `welcome` before assuming a plain
+   * (non-Tether) server that selected our subprotocol anyway, as `ws` servers do by default.
+   * @default 2000
+   */
+  welcomeTimeout?: number;
   /** Skip the Tether handshake: offer no subprotocol and open as soon as the socket opens. @default false (detected) */
   plain?: boolean;
   /** Random source for backoff jitter (tests pin it). @default Math.random */
@@ -428,7 +434,14 @@ export function createClient(options: ClientOptions): TetherClient {
         onOpen(protocol) {
           if (my !== gen) return;
           lastSeen = Date.now();
-          if (!protocol.startsWith('tether.v1')) ready();
+          if (!protocol.startsWith('tether.v1')) {
+            ready();
+            return;
+          }
+          // A Tether server welcomes at once; `ws`-based plain servers echo our subprotocol but
+          // may never speak first, so silence after open means plain mode.
+          clearTimeout(connectTimer);
+          connectTimer = setTimeout(ready, options.welcomeTimeout ?? 2000);
         },
         onMessage: (data) => my === gen && receive(data),
         onClose: (code, reason) => my === gen && handleDisconnect(code, reason),

@@ -7,6 +7,9 @@ import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { MessageFrame } from '@tether/protocol';
 import { type WebSocket, WebSocketServer } from 'ws';
+import type { ClientEvents, TetherClient } from '../src/client.js';
+import type { Emitter } from '../src/emitter.js';
+import type { SubscriptionEvents } from '../src/subscription.js';
 
 export interface FakeConn {
   ws: WebSocket;
@@ -136,8 +139,9 @@ export async function createFakeServer(opts: FakeServerOptions = {}): Promise<Fa
       const w = new WebSocketServer({
         host: '127.0.0.1',
         port,
-        // A plain server knows no subprotocol; `ws` would otherwise select the first one offered.
-        handleProtocols: (protocols) => (mode === 'plain' ? false : ([...protocols][0] ?? false)),
+        // Plain mode is a default `ws` server: it knows nothing of Tether yet echoes the first
+        // subprotocol offered, so the client must detect it from what it does (not) send.
+        handleProtocols: (protocols) => [...protocols][0] ?? false,
       });
       wss = w;
       await new Promise<void>((resolve, reject) => {
@@ -240,7 +244,10 @@ export async function createFakeServer(opts: FakeServerOptions = {}): Promise<Fa
         const ch = channel(f.channel as string);
         const key = f.key as string | undefined;
         const seen = key === undefined ? undefined : ch.keys.get(key);
-        if (seen !== undefined) return reply({ offset: seen, epoch: ch.epoch });
+        if (seen !== undefined) {
+          reply({ offset: seen, epoch: ch.epoch });
+          return;
+        }
         const msg = server.publish(f.channel as string, f.data);
         if (key !== undefined) ch.keys.set(key, msg.offset);
         reply({ offset: msg.offset, epoch: msg.epoch });
@@ -252,7 +259,10 @@ export async function createFakeServer(opts: FakeServerOptions = {}): Promise<Fa
       case 'rpc': {
         const method = f.method as string;
         const fn = opts.rpc?.[method] ?? (method === 'echo' ? (p: unknown) => p : undefined);
-        if (!fn) return fail('not_found', `no method ${method}`);
+        if (!fn) {
+          fail('not_found', `no method ${method}`);
+          return;
+        }
         try {
           reply(fn(f.params));
         } catch (err) {
@@ -269,18 +279,26 @@ export async function createFakeServer(opts: FakeServerOptions = {}): Promise<Fa
   return server;
 }
 
+type Once = { once(event: string, fn: (...args: never[]) => void): () => void };
+
 /** Resolves with the arguments of the next `event`, or rejects after `ms`. */
-export function waitFor<A extends unknown[]>(
-  target: { once(event: never, fn: (...args: A) => void): () => void },
-  event: string,
-  ms = 5000,
-): Promise<A> {
+export function waitFor<K extends keyof ClientEvents>(
+  target: TetherClient,
+  event: K,
+  ms?: number,
+): Promise<ClientEvents[K]>;
+export function waitFor<K extends keyof SubscriptionEvents>(
+  target: Emitter<SubscriptionEvents>,
+  event: K,
+  ms?: number,
+): Promise<SubscriptionEvents[K]>;
+export function waitFor(target: unknown, event: string, ms = 5000): Promise<unknown[]> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       off();
       reject(new Error(`timed out after ${ms} ms waiting for "${event}"`));
     }, ms);
-    const off = target.once(event as never, (...args: A) => {
+    const off = (target as Once).once(event, (...args: unknown[]) => {
       clearTimeout(timer);
       resolve(args);
     });
