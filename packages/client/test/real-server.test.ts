@@ -1,0 +1,107 @@
+/**
+ * The client against the real `@tether/server`: connect with a JWT, subscribe, publish, rpc; then
+ * kill the server and restart it on the same port and database while publications happen, and get
+ * exactly those publications once, in order.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer, signToken, sqliteBroker, type TetherServer } from '@tether/server';
+import { afterAll, afterEach, expect, it, vi } from 'vitest';
+import { WebSocket } from 'ws';
+import { createClient, type TetherClient } from '../src/index.js';
+import { waitFor } from './fake-server.js';
+
+const SECRET = 'client-test-secret-of-some-length-0123456789';
+const dir = mkdtempSync(join(tmpdir(), 'tether-client-'));
+const servers: TetherServer[] = [];
+let client: TetherClient | undefined;
+
+afterEach(async () => {
+  client?.close();
+  client = undefined;
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function start(file: string, port = 0): Promise<{ server: TetherServer; port: number }> {
+  const server = createServer({
+    host: '127.0.0.1',
+    port,
+    auth: { jwtSecret: SECRET },
+    broker: sqliteBroker({ file }),
+    logLevel: 'silent',
+    drainDelay: 0,
+  });
+  servers.push(server);
+  server.rpc('add', (params) => {
+    const { a, b } = params as { a: number; b: number };
+    return a + b;
+  });
+  const address = await server.listen();
+  return { server, port: address.port };
+}
+
+it('connects, subscribes, publishes and calls rpc against the real server', async () => {
+  const { port } = await start(join(dir, 'a.db'));
+  client = createClient({
+    url: `ws://127.0.0.1:${port}/ws`,
+    WebSocket,
+    token: () => signToken(SECRET, { user: 'ann' }),
+  });
+  await client.connect();
+  const got: unknown[] = [];
+  const sub = client.subscribe('room:lobby', { onMessage: (d) => got.push(d) });
+  await sub.ready;
+  const res = await sub.publish({ text: 'hi' });
+  expect(res.offset).toBe(1);
+  await vi.waitFor(() => expect(got).toEqual([{ text: 'hi' }]));
+  expect(await client.rpc('add', { a: 2, b: 3 })).toBe(5);
+  expect(await client.ping()).toBeGreaterThanOrEqual(0);
+});
+
+it('kill and restart on the same port: the publications made meanwhile arrive exactly once, in order', async () => {
+  const file = join(dir, 'b.db');
+  const first = await start(file);
+  const port = first.port;
+  // The token getter is the gate: while it waits, the client cannot reconnect.
+  let gate: Promise<void> = Promise.resolve();
+  client = createClient({
+    url: `ws://127.0.0.1:${port}/ws`,
+    WebSocket,
+    reconnect: { initialDelay: 10, maxDelay: 100 },
+    token: async () => {
+      await gate;
+      return signToken(SECRET, { user: 'ann' });
+    },
+  });
+  const c = client;
+  const got: number[] = [];
+  const gaps: unknown[] = [];
+  const sub = c.subscribe<number>('room:r', { onMessage: (n) => got.push(n), onGap: (g) => gaps.push(g) });
+  await c.connect();
+  await sub.ready;
+  await first.server.publish('room:r', 1);
+  await vi.waitFor(() => expect(got).toEqual([1]));
+
+  let open = (): void => {};
+  gate = new Promise((resolve) => {
+    open = resolve;
+  });
+  const closed = waitFor(c, 'close');
+  await first.server.close();
+  servers.splice(servers.indexOf(first.server), 1);
+  expect((await closed)[0].code).toBe(1012);
+
+  const second = await start(file, port);
+  for (let i = 2; i <= 21; i++) await second.server.publish('room:r', i);
+  const resubscribed = waitFor(sub, 'subscribed');
+  open();
+  const [ctx] = await resubscribed;
+  expect(ctx.recovered).toBe(true);
+  await second.server.publish('room:r', 22);
+  await vi.waitFor(() => expect(got.at(-1)).toBe(22));
+  expect(got).toEqual(Array.from({ length: 22 }, (_, i) => i + 1));
+  expect(gaps).toEqual([]);
+});
