@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { msgpackCodec } from '@tether/protocol/msgpack';
 import { createServer, signToken, sqliteBroker, type TetherServer } from '@tether/server';
 import { afterAll, afterEach, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
@@ -59,6 +60,25 @@ it('connects, subscribes, publishes and calls rpc against the real server', asyn
   await vi.waitFor(() => expect(got).toEqual([{ text: 'hi' }]));
   expect(await client.rpc('add', { a: 2, b: 3 })).toBe(5);
   expect(await client.ping()).toBeGreaterThanOrEqual(0);
+});
+
+it('speaks MessagePack when given the opt-in codec object', async () => {
+  const { port } = await start(join(dir, 'm.db'));
+  client = createClient({
+    url: `ws://127.0.0.1:${port}/ws`,
+    WebSocket,
+    codec: msgpackCodec,
+    token: () => signToken(SECRET, { user: 'ann' }),
+  });
+  await client.connect();
+  expect(client.plain).toBe(false);
+  const got: unknown[] = [];
+  const sub = client.subscribe('room:bin', { onMessage: (d) => got.push(d) });
+  await sub.ready;
+  await sub.publish({ bytes: new Uint8Array([1, 2, 3]), n: 1 });
+  await vi.waitFor(() => expect(got).toHaveLength(1));
+  expect(got[0]).toMatchObject({ n: 1 });
+  expect(await client.rpc('add', { a: 1, b: 1 })).toBe(2);
 });
 
 it('kill and restart on the same port: the publications made meanwhile arrive exactly once, in order', async () => {
