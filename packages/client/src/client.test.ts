@@ -317,6 +317,18 @@ describe('offline queue and requests', () => {
     expect(c.send({ n: 6 })).toBe(true);
   });
 
+  it('queues instead of writing into a socket that is already closing', () => {
+    const c = make();
+    c.connect();
+    sockets.last().welcome();
+    sockets.last().readyState = 2; // the server's close frame arrived; the close event has not yet
+    expect(c.send({ n: 1 })).toBe(false);
+    sockets.last().drop(1012);
+    vi.advanceTimersByTime(500);
+    sockets.last().welcome();
+    expect(sockets.last().sent).toEqual([{ n: 1 }]);
+  });
+
   it('rejects a request with TimeoutError at its timeout, not before', async () => {
     const c = make();
     c.connect();

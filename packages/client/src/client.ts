@@ -256,7 +256,8 @@ export function createClient(options: ClientOptions): TetherClient {
   /** Open and verified against the wall clock: after a sleep or throttled stretch, silence is noticed here first. */
   function live(): boolean {
     if (state === 'open' && limit && Date.now() - lastSeen >= limit) handleDisconnect(4010, 'heartbeat timeout', true);
-    return state === 'open';
+    // A closing socket still counts as open until its close event; what it is given would be lost.
+    return state === 'open' && !!transport?.isOpen();
   }
 
   function command(body: object, timeout: number, kind: number, done: Pending['done']): void {

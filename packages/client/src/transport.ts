@@ -34,6 +34,8 @@ export interface TransportHandlers {
 
 export interface Transport {
   send(data: string | Uint8Array): void;
+  /** False once the socket is closing, before its close event: a frame written then would be lost. */
+  isOpen(): boolean;
   /** Stops every callback, then closes; `kill` drops a (possibly half-open) socket at once where possible. */
   close(code: number, reason: string, kill?: boolean): void;
 }
@@ -54,6 +56,7 @@ export function openTransport(
   ws.onerror = h.onError as (event: never) => void;
   return {
     send: (data) => ws.send(data),
+    isOpen: () => ws.readyState === 1,
     close(code, reason, kill) {
       ws.onopen = ws.onmessage = ws.onclose = null;
       // `ws` emits "closed before the connection was established" as an error; an EventEmitter

@@ -10,6 +10,7 @@ export interface FakeSocket extends WebSocketLike {
   /** Frames the client sent, parsed. */
   sent: Record<string, unknown>[];
   closed: { code?: number; reason?: string } | undefined;
+  readyState: number;
   open(protocol?: string): void;
   receive(frame: unknown): void;
   welcome(heartbeat?: { interval: number; timeout: number }): void;
