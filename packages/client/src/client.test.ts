@@ -163,6 +163,12 @@ describe('state machine and backoff', () => {
     vi.advanceTimersByTime(1);
     expect(c.state).toBe('open');
     expect(c.plain).toBe(true);
+    // A slow Tether server after all: its late welcome upgrades the connection.
+    c.subscribe('room:late');
+    sockets.last().welcome({ interval: 1000, timeout: 500 });
+    expect(c.plain).toBe(false);
+    expect(sockets.last().sent).toMatchObject([{ type: 'subscribe', channel: 'room:late' }]);
+    expect(c.stats.reconnects).toBe(0);
   });
 
   it('a server that selects no subprotocol is plain at once; frames arrive as JSON or raw strings', () => {

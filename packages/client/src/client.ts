@@ -225,6 +225,9 @@ export function createClient(options: ClientOptions): TetherClient {
   let paused = false;
   let needToken = false;
   let everOpened = false;
+  /** Plain mode was a guess on a `tether.v1*` socket (no welcome yet): a late welcome still upgrades it. */
+  let guessed = false;
+  let tetherSocket = false;
   let listening = false;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   let connectTimer: ReturnType<typeof setTimeout> | undefined;
@@ -315,7 +318,8 @@ export function createClient(options: ClientOptions): TetherClient {
     probeTimeout = hb.timeout ?? welcome?.heartbeat.timeout ?? 10_000;
     limit = welcome ? welcome.heartbeat.interval + probeTimeout : hb.send ? (hb.interval ?? 30_000) + probeTimeout : 0;
     needToken = false;
-    if (everOpened) stats.reconnects++;
+    guessed = !welcome && tetherSocket;
+    if (everOpened && state !== 'open') stats.reconnects++;
     everOpened = true;
     // Order matters: subscriptions first, so queued publishes land after them; then resends and
     // the offline queue in call order — all before `open` listeners can send anything new.
@@ -370,7 +374,7 @@ export function createClient(options: ClientOptions): TetherClient {
     } catch {
       // Not JSON: delivered as the raw string, as the original WebSocketManager did.
     }
-    if (!plain) {
+    if (!plain || guessed) {
       if (isServerFrame(value)) {
         frame(value);
         return;
@@ -385,7 +389,7 @@ export function createClient(options: ClientOptions): TetherClient {
   function frame(f: ServerFrame): void {
     switch (f.type) {
       case 'welcome':
-        if (state !== 'open') ready(f);
+        if (state !== 'open' || plain) ready(f);
         return;
       case 'ping':
         transport?.send(encode({ type: 'pong' }));
@@ -435,7 +439,8 @@ export function createClient(options: ClientOptions): TetherClient {
         onOpen(protocol) {
           if (my !== gen) return;
           lastSeen = Date.now();
-          if (!protocol.startsWith('tether.v1')) {
+          tetherSocket = protocol.startsWith('tether.v1');
+          if (!tetherSocket) {
             ready();
             return;
           }
