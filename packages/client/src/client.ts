@@ -73,6 +73,12 @@ export interface ClientOptions {
    * @default 2000
    */
   welcomeTimeout?: number;
+  /**
+   * Node with `ws` only: send the token as an `Authorization: Bearer` header instead of the `token`
+   * query parameter (keeps it out of URLs). Browsers cannot set WebSocket headers.
+   * @default false
+   */
+  authHeader?: boolean;
   /** Skip the Tether handshake: offer no subprotocol and open as soon as the socket opens. @default false (detected) */
   plain?: boolean;
   /** Random source for backoff jitter (tests pin it). @default Math.random */
@@ -432,27 +438,34 @@ export function createClient(options: ClientOptions): TetherClient {
     if (needToken && !token) return finish(4001, 'no fresh token');
     const u = options.url;
     let url = typeof u === 'function' ? u() : Array.isArray(u) ? (u[urlIndex % u.length] as string) : u;
-    if (token) url += `${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
+    const header = token && options.authHeader ? { Authorization: `Bearer ${token}` } : undefined;
+    if (token && !header) url += `${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
     connectTimer = setTimeout(() => handleDisconnect(1006, 'connect timeout'), connectTimeout);
     try {
-      transport = openTransport(WS as WebSocketConstructor, url, options.plain ? [] : [wire.name], {
-        onOpen(protocol) {
-          if (my !== gen) return;
-          lastSeen = Date.now();
-          tetherSocket = protocol.startsWith('tether.v1');
-          if (!tetherSocket) {
-            ready();
-            return;
-          }
-          // A Tether server welcomes at once; `ws`-based plain servers echo our subprotocol but
-          // may never speak first, so silence after open means plain mode.
-          clearTimeout(connectTimer);
-          connectTimer = setTimeout(ready, options.welcomeTimeout ?? 2000);
+      transport = openTransport(
+        WS as WebSocketConstructor,
+        url,
+        options.plain ? [] : [wire.name],
+        {
+          onOpen(protocol) {
+            if (my !== gen) return;
+            lastSeen = Date.now();
+            tetherSocket = protocol.startsWith('tether.v1');
+            if (!tetherSocket) {
+              ready();
+              return;
+            }
+            // A Tether server welcomes at once; `ws`-based plain servers echo our subprotocol but
+            // may never speak first, so silence after open means plain mode.
+            clearTimeout(connectTimer);
+            connectTimer = setTimeout(ready, options.welcomeTimeout ?? 2000);
+          },
+          onMessage: (data) => my === gen && receive(data),
+          onClose: (code, reason) => my === gen && handleDisconnect(code, reason),
+          onError: () => my === gen && emitter.emit('error', new TetherError('ERR_TETHER_SOCKET', 'WebSocket error')),
         },
-        onMessage: (data) => my === gen && receive(data),
-        onClose: (code, reason) => my === gen && handleDisconnect(code, reason),
-        onError: () => my === gen && emitter.emit('error', new TetherError('ERR_TETHER_SOCKET', 'WebSocket error')),
-      });
+        header,
+      );
     } catch (err) {
       // A malformed URL: no retry can fix it.
       emitter.emit('error', err);

@@ -20,7 +20,12 @@ export interface WebSocketLike {
 }
 
 /** A WebSocket constructor: `globalThis.WebSocket`, or `WebSocket` from the `ws` package. */
-export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
+export type WebSocketConstructor = new (
+  url: string,
+  protocols?: string | string[],
+  // `ws` only; browsers ignore a third argument.
+  options?: { headers?: Record<string, string> },
+) => WebSocketLike;
 
 /** Raw message data: text as a string, binary as an ArrayBuffer. */
 export type RawData = string | ArrayBuffer | Uint8Array;
@@ -47,8 +52,9 @@ export function openTransport(
   url: string,
   protocols: string[],
   h: TransportHandlers,
+  headers?: Record<string, string>,
 ): Transport {
-  const ws = new Ctor(url, protocols);
+  const ws = headers ? new Ctor(url, protocols, { headers }) : new Ctor(url, protocols);
   ws.binaryType = 'arraybuffer';
   ws.onopen = () => h.onOpen(ws.protocol);
   ws.onmessage = ((e: { data: RawData }) => h.onMessage(e.data)) as (event: never) => void;

@@ -62,6 +62,26 @@ it('connects, subscribes, publishes and calls rpc against the real server', asyn
   expect(await client.ping()).toBeGreaterThanOrEqual(0);
 });
 
+it('Node: the token can travel as an Authorization header instead of the query parameter', async () => {
+  const { port } = await start(join(dir, 'h.db'));
+  const urls: string[] = [];
+  class Recording extends WebSocket {
+    constructor(url: string, protocols?: string | string[], options?: { headers?: Record<string, string> }) {
+      urls.push(url);
+      super(url, protocols, options);
+    }
+  }
+  client = createClient({
+    url: `ws://127.0.0.1:${port}/ws`,
+    WebSocket: Recording,
+    authHeader: true,
+    token: () => signToken(SECRET, { user: 'bob' }),
+  });
+  await client.connect();
+  expect(urls).toEqual([`ws://127.0.0.1:${port}/ws`]);
+  expect(await client.rpc('add', { a: 1, b: 2 })).toBe(3);
+});
+
 it('speaks MessagePack when given the opt-in codec object', async () => {
   const { port } = await start(join(dir, 'm.db'));
   client = createClient({
