@@ -163,6 +163,7 @@ const SAFE = 1;
 const SUB = 2;
 
 interface Pending {
+  id: number;
   data: string | Uint8Array;
   /** 0: reject on disconnect; SAFE: resend after reconnect; SUB: dropped, the subscription resends. */
   kind: number;
@@ -276,6 +277,7 @@ export function createClient(options: ClientOptions): TetherClient {
     }
     const id = ++seq;
     const p: Pending = {
+      id,
       data: encode({ ...body, id }),
       kind,
       sent: false,
@@ -332,7 +334,7 @@ export function createClient(options: ClientOptions): TetherClient {
     if (welcome) for (const sub of subs.values()) subscribeNow(sub);
     for (const o of outbox) {
       if ('raw' in o) transport?.send(o.raw);
-      else if ([...pending.values()].includes(o)) {
+      else if (pending.get(o.id) === o) {
         transport?.send(o.data);
         o.sent = true;
       }
