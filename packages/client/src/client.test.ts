@@ -265,11 +265,19 @@ describe('liveness', () => {
       const c = make();
       c.connect();
       sockets.last().welcome({ interval: 10_000, timeout: 500 });
+      g.document = { visibilityState: 'hidden' };
+      target.dispatchEvent(new Event('visibilitychange')); // hidden: nothing to verify
+      expect(c.stale).toBe(false);
+      (g.document as { visibilityState: string }).visibilityState = 'visible';
       target.dispatchEvent(new Event('visibilitychange'));
       expect(c.stale).toBe(true);
       const ping = sockets.last().sent.find((f) => f.type === 'ping');
       expect(ping?.id).toBeTypeOf('number');
       sockets.last().receive({ type: 'pong', id: ping?.id });
+      expect(c.stale).toBe(false);
+      target.dispatchEvent(new Event('pageshow'));
+      expect(c.stale).toBe(true);
+      sockets.last().receive({ type: 'ping' }); // any frame answers a probe
       expect(c.stale).toBe(false);
       target.dispatchEvent(new Event('online'));
       expect(c.stale).toBe(true);
@@ -285,6 +293,7 @@ describe('liveness', () => {
     } finally {
       delete g.addEventListener;
       delete g.removeEventListener;
+      delete g.document;
     }
   });
 
