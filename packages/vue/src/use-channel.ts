@@ -1,0 +1,134 @@
+/**
+ * `useChannel`: a reactive, bounded list of a channel's publications and `publish`, on a
+ * subscription shared (reference-counted) by every component that uses the same channel.
+ * @module
+ */
+import type { GapContext, TetherClient } from '@tether/client';
+import {
+  getCurrentScope,
+  type MaybeRefOrGetter,
+  onScopeDispose,
+  type ShallowRef,
+  shallowRef,
+  toValue,
+  watch,
+} from 'vue';
+import { acquireChannel, type ChannelStatus } from './context.js';
+
+/** `{ offset, epoch }` of an accepted publication. */
+export type PublishResult = Awaited<ReturnType<TetherClient['publish']>>;
+
+import { useTetherContext } from './plugin.js';
+
+export interface UseChannelOptions<D = unknown> {
+  /** How many of the latest publications `messages` keeps. @default 200 */
+  keep?: number;
+  /** Called for each publication, exactly once and in order (also for ones `keep` drops). @default undefined */
+  onMessage?: (data: D) => void;
+  /** Called when publications were missed and cannot be replayed: reload from your source of truth. @default undefined */
+  onGap?: (gap: GapContext) => void;
+}
+
+export interface UseChannelReturn<D = unknown> {
+  /** The latest publications (data only), oldest first, at most `keep`. Replaced, never mutated, on change. */
+  messages: Readonly<ShallowRef<readonly D[]>>;
+  /** `subscribing` | `subscribed` | `unsubscribed` (no channel) | `error` (refused: see `error`). */
+  status: Readonly<ShallowRef<ChannelStatus>>;
+  /** Why the subscription was refused. */
+  error: Readonly<ShallowRef<unknown>>;
+  /** The last gap (missed publications history could not cover), until the next one. */
+  gap: Readonly<ShallowRef<GapContext | undefined>>;
+  /** Publishes to the current channel; queued while offline and safe to retry (idempotency key). */
+  publish: (data: D) => Promise<PublishResult>;
+  /** Empties `messages`. */
+  clear: () => void;
+}
+
+/**
+ * Subscribes to a channel for as long as the calling component (or effect scope) lives. Components
+ * on the same channel share one client subscription; the last one to unmount unsubscribes. A ref or
+ * getter name re-subscribes when it changes; an empty name means "no channel".
+ * @example
+ * const { messages, publish, status } = useChannel(() => `room:${roomId.value}`, { keep: 100 })
+ */
+export function useChannel<D = unknown>(
+  name: MaybeRefOrGetter<string | null | undefined>,
+  options: UseChannelOptions<D> = {},
+): UseChannelReturn<D> {
+  const keep = options.keep ?? 200;
+  if (!Number.isInteger(keep) || keep < 0)
+    throw new RangeError(`useChannel: keep must be an integer >= 0, got ${keep}`);
+  const ctx = useTetherContext('useChannel()');
+  const messages = shallowRef<readonly D[]>([]);
+  const status = shallowRef<ChannelStatus>('unsubscribed');
+  const error = shallowRef<unknown>(undefined);
+  const gap = shallowRef<GapContext | undefined>(undefined);
+  let current: string | undefined;
+  let release: (() => void) | undefined;
+  let stopMirror: (() => void) | undefined;
+
+  const stop = (): void => {
+    stopMirror?.();
+    release?.();
+    stopMirror = release = undefined;
+    current = undefined;
+    status.value = 'unsubscribed';
+  };
+
+  const start = (next: string): void => {
+    const acquired = acquireChannel(ctx, next, {
+      onMessage(data) {
+        options.onMessage?.(data as D);
+        if (keep === 0) return;
+        const list = messages.value;
+        // A new array each time: shallowRef consumers see the change, and the bound holds.
+        messages.value =
+          list.length >= keep ? [...list.slice(list.length - keep + 1), data as D] : [...list, data as D];
+      },
+      onGap(g) {
+        gap.value = g;
+        options.onGap?.(g);
+      },
+    });
+    current = next;
+    release = acquired.release;
+    // Mirror the shared entry's status and error into this consumer's refs.
+    stopMirror = watch(
+      [acquired.entry.status, acquired.entry.error],
+      ([s, e]) => {
+        status.value = s;
+        error.value = e;
+      },
+      { immediate: true, flush: 'sync' },
+    );
+  };
+
+  if (!ctx.ssr) {
+    watch(
+      () => toValue(name) || undefined,
+      (next) => {
+        if (next === current) return;
+        stop();
+        messages.value = [];
+        gap.value = undefined;
+        if (next) start(next);
+      },
+      { immediate: true },
+    );
+    if (getCurrentScope()) onScopeDispose(stop);
+  }
+
+  return {
+    messages,
+    status,
+    error,
+    gap,
+    publish(data) {
+      if (!current) return Promise.reject(new TypeError('useChannel: publish() needs a channel name'));
+      return ctx.client.publish(current, data);
+    },
+    clear() {
+      messages.value = [];
+    },
+  };
+}
