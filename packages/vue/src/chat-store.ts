@@ -106,6 +106,8 @@ export function defineChatStore(options: ChatStoreOptions = {}) {
     const channels = new Map<string, () => void>();
     /** Events that arrived before `chat.send` answered with their event id, per session. */
     const early = new Map<string, ChatEvent[]>();
+    /** Sessions whose stream had a gap while a reply was in flight: reloaded once it ends. */
+    const gapped = new Set<string>();
 
     const list = computed<ChatMessage[]>(() => (currentId.value ? (messages.value[currentId.value] ?? []) : []));
     const current = computed(() => sessions.value.find((s) => s.id === currentId.value));
@@ -133,8 +135,12 @@ export function defineChatStore(options: ChatStoreOptions = {}) {
       if (!channels.has(id)) {
         const { release } = acquireChannel(ctx, name, {
           onMessage: (data) => receive(id, data),
-          // The stream is gone from history (e.g. a memory broker restarted): the server is the truth.
-          onGap: () => void loadHistory(id),
+          // Publications were lost for good (e.g. a memory broker restarted): the server's history is
+          // the truth. A reply still streaming keeps its local copy until it ends, then reloads.
+          onGap: () => {
+            gapped.add(id);
+            void loadHistory(id).catch(() => {});
+          },
         });
         channels.set(id, release);
       }
@@ -193,6 +199,10 @@ export function defineChatStore(options: ChatStoreOptions = {}) {
           msg.status = 'done';
           void fetchTitle(sessionId);
       }
+      if (gapped.has(sessionId) && !inFlight(sessionId)) {
+        gapped.delete(sessionId);
+        void loadHistory(sessionId).catch(() => {});
+      }
       unfollowIfIdle(sessionId);
     }
 
@@ -224,12 +234,24 @@ export function defineChatStore(options: ChatStoreOptions = {}) {
       const id = String(sessionId);
       const res = await rpc<{ messages: ChatHistoryMessage[]; title?: string }>('chat.history', { sessionId: id });
       loaded.add(id);
-      const known = new Set(res.messages.map((m) => m.event_id).filter(Boolean));
-      const live = listOf(id).filter(
-        (m) => (m.status === 'pending' || m.status === 'streaming') && !known.has(m.event_id),
-      );
+      // Replies still streaming here stay as they are (the stream keeps appending to them); the
+      // server's copy of those is dropped, and their question is kept when the server lacks it.
+      const local = listOf(id);
+      const live: ChatMessage[] = [];
+      const liveIds = new Set<string>();
+      for (const m of local)
+        if (m.role === 'assistant' && (m.status === 'pending' || m.status === 'streaming') && m.event_id)
+          liveIds.add(m.event_id);
+      const asked = new Set(res.messages.filter((m) => m.role === 'user').map((m) => m.event_id));
+      local.forEach((m, i) => {
+        if (m.role !== 'assistant' || (m.status !== 'pending' && m.status !== 'streaming')) return;
+        const question = local[i - 1];
+        if (question?.role === 'user' && (m.event_id === undefined || !asked.has(m.event_id))) live.push(question);
+        live.push(m);
+      });
+      const past = res.messages.filter((m) => !(m.role === 'assistant' && m.event_id && liveIds.has(m.event_id)));
       messages.value[id] = [
-        ...res.messages.map(
+        ...past.map(
           (m): ChatMessage => ({
             id: localId(),
             session_id: id,
@@ -243,7 +265,7 @@ export function defineChatStore(options: ChatStoreOptions = {}) {
       ];
       if (res.title) sessionOf(id).title = res.title;
       // A session with a past exchange had its first exchange already.
-      if (res.title || res.messages.some((m) => m.role === 'assistant')) titled.add(id);
+      if (res.title || past.some((m) => m.role === 'assistant')) titled.add(id);
     }
 
     /**

@@ -4,16 +4,7 @@
  * @module
  */
 import { type ClientOptions, type ClientState, createClient, type TetherClient } from '@tether/client';
-import {
-  type App,
-  type ComputedRef,
-  computed,
-  getCurrentInstance,
-  hasInjectionContext,
-  inject,
-  type ShallowRef,
-  shallowRef,
-} from 'vue';
+import { type App, type ComputedRef, computed, hasInjectionContext, inject, type ShallowRef, shallowRef } from 'vue';
 import { contextOf, inBrowser, TETHER_KEY, type TetherContext } from './context.js';
 
 /** Options of {@link createTether}: every `createClient` option, plus how the plugin drives the client. */
@@ -64,15 +55,37 @@ export function createTether(options: TetherPluginOptions): TetherPlugin {
   };
 }
 
-/** A context for the server render: state `idle` forever, no client. */
+/** A context for the server render: state `idle` forever; the client is inert (nothing connects on the server). */
 function ssrContext(): TetherContext {
-  const unusable = (): never => {
-    throw new TypeError('tether: no client during SSR; call send/rpc from onMounted or event handlers');
+  const refuse = (): Promise<never> =>
+    Promise.reject(new TypeError('tether: no connection during SSR; call it from onMounted or an event handler'));
+  const noop = (): void => {};
+  const inert: Record<string, unknown> = {
+    state: 'idle',
+    stale: false,
+    plain: false,
+    stats: { rtt: undefined, reconnects: 0, queued: 0, lastClose: undefined },
+    on: () => noop,
+    once: () => noop,
+    off: noop,
+    listenerCount: () => 0,
+    connect: refuse,
+    close: noop,
+    send: () => false,
+    rpc: refuse,
+    publish: refuse,
+    ping: refuse,
+    subscribe: () => {
+      throw new TypeError('tether: no subscriptions during SSR; composables do nothing on the server');
+    },
   };
-  const client = new Proxy({} as TetherClient, {
-    get: (_t, key) => (key === 'state' ? 'idle' : unusable),
-  });
-  return { client, state: shallowRef<ClientState>('idle'), channels: new Map(), dispose() {}, ssr: true };
+  return {
+    client: inert as unknown as TetherClient,
+    state: shallowRef<ClientState>('idle'),
+    channels: new Map(),
+    dispose: noop,
+    ssr: true,
+  };
 }
 
 /** What {@link useTether} returns. */
@@ -94,7 +107,7 @@ export interface UseTetherReturn {
  * Throws a TypeError naming the fix when the plugin was not installed.
  */
 export function useTetherContext(what: string): TetherContext {
-  const ctx = getCurrentInstance() || hasInjectionContext() ? inject(TETHER_KEY, undefined) : undefined;
+  const ctx = hasInjectionContext() ? inject(TETHER_KEY, undefined) : undefined;
   if (!ctx)
     throw new TypeError(`${what}: no Tether client; install it first with app.use(createTether({ url, token }))`);
   return ctx;

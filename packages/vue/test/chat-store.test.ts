@@ -41,7 +41,7 @@ function backend() {
       calls.send.push(params);
       const eventId = `ev-${++seq}`;
       history[sessionId] ??= [];
-      history[sessionId].push({ role: 'user', content: text });
+      history[sessionId].push({ role: 'user', content: text, event_id: eventId });
       onSend(sessionId, eventId);
       return { eventId };
     },
@@ -213,6 +213,26 @@ it('cancel stops a generation: chat.cancel with its event id, later chunks ignor
   await publishAll(t.server, [event('s4', 'ev-1', 'MESSAGE', ' upon')]);
   await plugin?.client?.ping();
   expect(reply.content).toBe('Once');
+});
+
+it('reloading history mid-stream keeps the streaming reply and does not double the question', async () => {
+  const b = backend();
+  t = await startServer(b.rpc);
+  const chat = app(t);
+  await chat.open('s6');
+  const reply = chat.send('question');
+  await vi.waitFor(() => expect(reply.event_id).toBe('ev-1'));
+  await publishAll(t.server, [event('s6', 'ev-1', 'MESSAGE', 'par')]);
+  await vi.waitFor(() => expect(reply.content).toBe('par'));
+  // The server's history already has the question (with the exchange's event id), not the reply.
+  await chat.loadHistory('s6');
+  expect(chat.list.map((m) => [m.role, m.content, m.status])).toEqual([
+    ['user', 'question', 'done'],
+    ['assistant', 'par', 'streaming'],
+  ]);
+  await publishAll(t.server, [event('s6', 'ev-1', 'MESSAGE', 'tial'), event('s6', 'ev-1', 'END')]);
+  await vi.waitFor(() => expect(chat.list[1]?.status).toBe('done'));
+  expect(chat.list[1]?.content).toBe('partial');
 });
 
 const CHUNKS = ['The ', 'quick ', 'brown ', 'fox ', 'jumps ', 'over ', 'the ', 'lazy ', 'dog.'];

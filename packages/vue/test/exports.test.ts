@@ -1,0 +1,19 @@
+// @vitest-environment happy-dom
+/** The public surface of both entries, so a rename or a leaked internal is a visible change. */
+import { expect, it } from 'vitest';
+import * as chat from '../src/chat.js';
+import * as main from '../src/index.js';
+
+it('exports exactly the public API', () => {
+  expect(Object.keys(main).sort()).toEqual([
+    'NOTICE_EVENT',
+    'TETHER_KEY',
+    'cookieToken',
+    'createTether',
+    'useChannel',
+    'usePresence',
+    'useTether',
+    'useWebSocket',
+  ]);
+  expect(Object.keys(chat).sort()).toEqual(['defineChatStore', 'useChatStore']);
+});
