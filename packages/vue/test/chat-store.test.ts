@@ -28,6 +28,8 @@ afterEach(async () => {
 });
 
 const useChat = defineChatStore({ id: 'chat-test' });
+/** The namespace settings docs/CHAT.md recommends: only server code publishes replies. */
+const CHAT_NS = { namespaces: { chat: { publish: 'server' as const } } };
 
 /** A chat backend: records calls; `chat.send` answers an event id and leaves the streaming to the test. */
 function backend() {
@@ -99,7 +101,7 @@ const publishAll = async (server: TetherServer, events: ChatEvent[]): Promise<vo
 
 it('send is optimistic, the reply assembles from chunks, and FINISH/END fetch the title once', async () => {
   const b = backend();
-  t = await startServer(b.rpc);
+  t = await startServer(b.rpc, CHAT_NS);
   const server = t;
   b.setOnSend((sid, eid) => {
     // Streams after answering, as a model would.
@@ -146,7 +148,7 @@ it('send is optimistic, the reply assembles from chunks, and FINISH/END fetch th
 
 it('chunks published before chat.send answers are held and applied to the right reply', async () => {
   const b = backend();
-  t = await startServer(b.rpc);
+  t = await startServer(b.rpc, CHAT_NS);
   const server = t;
   // This responder streams the whole reply before it answers chat.send.
   server.server.rpc('chat.send', async (params: unknown) => {
@@ -167,7 +169,7 @@ it('chunks published before chat.send answers are held and applied to the right 
 
 it('events for another session never leak into the open one; switching and history', async () => {
   const b = backend();
-  t = await startServer(b.rpc);
+  t = await startServer(b.rpc, CHAT_NS);
   b.history.old = [
     { role: 'user', content: 'q', event_id: 'x' },
     { role: 'assistant', content: 'a', event_id: 'x' },
@@ -198,7 +200,7 @@ it('events for another session never leak into the open one; switching and histo
 
 it('cancel stops a generation: chat.cancel with its event id, later chunks ignored', async () => {
   const b = backend();
-  t = await startServer(b.rpc);
+  t = await startServer(b.rpc, CHAT_NS);
   const chat = app(t);
   await chat.open('s4');
   const reply = chat.send('long story');
@@ -217,7 +219,7 @@ it('cancel stops a generation: chat.cancel with its event id, later chunks ignor
 
 it('reloading history mid-stream keeps the streaming reply and does not double the question', async () => {
   const b = backend();
-  t = await startServer(b.rpc);
+  t = await startServer(b.rpc, CHAT_NS);
   const chat = app(t);
   await chat.open('s6');
   const reply = chat.send('question');
@@ -240,7 +242,7 @@ const CHUNKS = ['The ', 'quick ', 'brown ', 'fox ', 'jumps ', 'over ', 'the ', '
 /** Streams CHUNKS in three parts; with `restart`, the server restarts (same port, same broker) between them. */
 async function streamRun(restart: boolean): Promise<{ text: string; title: string | undefined; titles: number }> {
   const b = backend();
-  const server = await startServer(b.rpc);
+  const server = await startServer(b.rpc, CHAT_NS);
   t = server;
   const chat = app(server);
   await chat.open('s5');

@@ -3,7 +3,15 @@
  * with the same broker so channel history survives, and the server-side observations the tests
  * assert on (subscribe commands seen, the subscriptions gauge).
  */
-import { type Broker, createServer, memoryBroker, type RpcHandler, signToken, type TetherServer } from '@tether/server';
+import {
+  type Broker,
+  createServer,
+  memoryBroker,
+  type RpcHandler,
+  type ServerOptions,
+  signToken,
+  type TetherServer,
+} from '@tether/server';
 
 export const SECRET = 'vue-test-secret-of-a-decent-length-0123456789';
 
@@ -19,11 +27,15 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startServer(rpc: Record<string, RpcHandler> = {}): Promise<TestServer> {
+export async function startServer(
+  rpc: Record<string, RpcHandler> = {},
+  extra: Partial<ServerOptions> = {},
+): Promise<TestServer> {
   const broker = memoryBroker();
   const subscribes: string[] = [];
   const make = (port: number): TetherServer => {
     const server = createServer({
+      ...extra,
       host: '127.0.0.1',
       port,
       auth: { jwtSecret: SECRET },
