@@ -120,6 +120,18 @@ it('two components on one channel make ONE subscription; the last unmount unsubs
   await nextTick();
   await vi.waitFor(async () => expect(await subscriptionGauge(t.server)).toBe(0));
   expect(t.subscribes).toEqual(['room:lobby']);
+  // Only the app-wide state listener remains on the client; the channel is free for a new subscribe.
+  expect(plugin?.client?.listenerCount()).toBe(1);
+  expect(() => plugin?.client?.subscribe('room:lobby').unsubscribe()).not.toThrow();
+});
+
+it('composables without the plugin throw a TypeError that names the fix', () => {
+  const Bare = defineComponent(() => {
+    useChannel('room:x');
+    return () => h('i');
+  });
+  // The warning Vue prints for the aborted setup is expected here.
+  expect(() => mount(Bare, { global: { config: { warnHandler: () => {} } } })).toThrow(/app\.use\(createTether/);
 });
 
 it('a name change re-subscribes; keep bounds the list', async () => {
