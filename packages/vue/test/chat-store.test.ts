@@ -237,6 +237,29 @@ it('reloading history mid-stream keeps the streaming reply and does not double t
   expect(chat.list[1]?.content).toBe('partial');
 });
 
+it('a stream whose history was lost is reloaded from chat.history once the reply ends', async () => {
+  const b = backend();
+  t = await startServer(b.rpc, CHAT_NS);
+  const chat = app(t);
+  await chat.open('s7');
+  const reply = chat.send('q');
+  await vi.waitFor(() => expect(reply.event_id).toBe('ev-1'));
+  await publishAll(t.server, [event('s7', 'ev-1', 'MESSAGE', 'one ')]);
+  await vi.waitFor(() => expect(reply.content).toBe('one '));
+  const historyCalls = b.calls.history;
+
+  // The broker is lost with the server: chunks published meanwhile can never be replayed.
+  await t.restart({ fresh: true });
+  b.history.s7?.push({ role: 'assistant', content: 'one two three', event_id: 'ev-1' });
+  await publishAll(t.server, [event('s7', 'ev-1', 'MESSAGE', 'two ')]);
+  await vi.waitFor(() => expect(b.calls.history).toBe(historyCalls + 1), { timeout: 5000 });
+  await publishAll(t.server, [event('s7', 'ev-1', 'MESSAGE', 'three'), event('s7', 'ev-1', 'END')]);
+  // The local copy missed 'two '; once the reply ended, the server's complete copy replaced it.
+  await vi.waitFor(() => expect(chat.list.map((m) => m.content)).toEqual(['q', 'one two three']));
+  expect(b.calls.history).toBe(historyCalls + 2);
+  expect(chat.list[1]?.status).toBe('done');
+});
+
 const CHUNKS = ['The ', 'quick ', 'brown ', 'fox ', 'jumps ', 'over ', 'the ', 'lazy ', 'dog.'];
 
 /** Streams CHUNKS in three parts; with `restart`, the server restarts (same port, same broker) between them. */

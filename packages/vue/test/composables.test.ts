@@ -218,3 +218,29 @@ it('unmount leaves no subscription and no listener behind', async () => {
   // The channel is free again: a fresh subscribe on the same client would throw if one was left.
   expect(() => client.subscribe('room:x').unsubscribe()).not.toThrow();
 });
+
+it('a lost history is never silent: gap is set and the channel carries on', async () => {
+  let gaps = 0;
+  const View = defineComponent(() => {
+    const { messages, gap, status } = useChannel<{ n: number }>('room:g', { onGap: () => gaps++ });
+    return () =>
+      h(
+        'p',
+        { 'data-status': status.value, 'data-gap': gap.value ? 'yes' : 'no' },
+        messages.value.map((m) => m.n).join(','),
+      );
+  });
+  wrapper = mount(View, { global: { plugins: [tether()] } });
+  await vi.waitFor(() => expect(wrapper?.find('p').attributes('data-status')).toBe('subscribed'));
+  await t.server.publish('room:g', { n: 1 });
+  await vi.waitFor(() => expect(wrapper?.text()).toBe('1'));
+  expect(wrapper.find('p').attributes('data-gap')).toBe('no');
+
+  // A new memory broker: the channel's history and epoch are gone.
+  await t.restart({ fresh: true });
+  await vi.waitFor(() => expect(wrapper?.find('p').attributes('data-gap')).toBe('yes'));
+  expect(gaps).toBe(1);
+  await vi.waitFor(() => expect(wrapper?.find('p').attributes('data-status')).toBe('subscribed'));
+  await t.server.publish('room:g', { n: 2 });
+  await vi.waitFor(() => expect(wrapper?.text()).toBe('1,2'));
+});

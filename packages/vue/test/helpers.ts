@@ -22,8 +22,11 @@ export interface TestServer {
   broker: Broker;
   /** Channels of every `subscribe` command the server authorized, in order (across restarts). */
   subscribes: string[];
-  /** Closes this server and starts a new one on the same port with the same broker and handlers. */
-  restart(): Promise<void>;
+  /**
+   * Closes this server and starts a new one on the same port and handlers — with the same broker
+   * (history survives), or with `{ fresh: true }` a new one (history and epochs are lost).
+   */
+  restart(options?: { fresh?: boolean }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -31,7 +34,7 @@ export async function startServer(
   rpc: Record<string, RpcHandler> = {},
   extra: Partial<ServerOptions> = {},
 ): Promise<TestServer> {
-  const broker = memoryBroker();
+  let broker = memoryBroker();
   const subscribes: string[] = [];
   const make = (port: number): TetherServer => {
     const server = createServer({
@@ -58,8 +61,12 @@ export async function startServer(
     url: `ws://127.0.0.1:${port}/ws`,
     broker,
     subscribes,
-    async restart() {
+    async restart({ fresh = false } = {}) {
       await t.server.close();
+      if (fresh) {
+        broker = memoryBroker();
+        t.broker = broker;
+      }
       t.server = make(port);
       await t.server.listen();
     },
