@@ -13,7 +13,7 @@ export {
   type UseTetherReturn,
   useTether,
 } from './plugin.js';
-export { type UseChannelOptions, type UseChannelReturn, useChannel } from './use-channel.js';
+export { type PublishResult, type UseChannelOptions, type UseChannelReturn, useChannel } from './use-channel.js';
 export { type UsePresenceReturn, usePresence } from './use-presence.js';
 export {
   cookieToken,

@@ -14,11 +14,10 @@ import {
   watch,
 } from 'vue';
 import { acquireChannel, type ChannelStatus } from './context.js';
+import { useTetherContext } from './plugin.js';
 
 /** `{ offset, epoch }` of an accepted publication. */
 export type PublishResult = Awaited<ReturnType<TetherClient['publish']>>;
-
-import { useTetherContext } from './plugin.js';
 
 export interface UseChannelOptions<D = unknown> {
   /** How many of the latest publications `messages` keeps. @default 200 */

@@ -44,7 +44,11 @@ export interface UseWebSocketOptions extends Omit<ClientOptions, 'url'> {
 export interface UseWebSocketReturn {
   /** Sends `data` now, or — while disconnected — reports a notice and queues it for delivery once back online. */
   sendMessage: <T>(data: T) => void;
-  /** Connects; does nothing without a token (`token` option, else the `token` cookie). */
+  /**
+   * Connects; does nothing without a token (`token` option, else the `token` cookie) or during SSR.
+   * The token getter is called once here as the guard and again by the client on every (re)connect.
+   * Never rejects: failures go to `onError`.
+   */
   connect: (params?: UseWebSocketOptions | (() => UseWebSocketOptions)) => Promise<void>;
   /** Closes for good (no reconnect). Called automatically when the component unmounts. */
   disconnect: () => void;
@@ -87,6 +91,8 @@ export function useWebSocket(options: UseWebSocketOptions | (() => UseWebSocketO
   let early: unknown[] = [];
   const connected = shallowRef(false);
   let current = resolve(options);
+  // Bumped by disconnect(): a connect() still awaiting its token must not open a socket afterwards.
+  let gen = 0;
 
   const notify = (data: unknown): void => {
     const message = current.offlineMessage ?? 'Connection lost: your message will be sent when it is back.';
@@ -102,11 +108,20 @@ export function useWebSocket(options: UseWebSocketOptions | (() => UseWebSocketO
   };
 
   const connect: UseWebSocketReturn['connect'] = async (params) => {
+    // Never on the server: an SSR render must not open sockets.
+    if (!inBrowser()) return;
     const o = resolve(params ?? options);
     current = o;
+    const my = gen;
     const token = o.token ?? cookieToken;
-    const probe = typeof token === 'function' ? await token() : token;
-    if (!probe) return;
+    let probe: string | null | undefined;
+    try {
+      probe = typeof token === 'function' ? await token() : token;
+    } catch (err) {
+      o.onError?.(err);
+      return;
+    }
+    if (!probe || my !== gen) return;
     if (client && client.state !== 'closed') return client.connect();
     drop();
     const { onMessage, onConnect, onDisconnect, onError, notify: _n, offlineMessage: _m, ...clientOptions } = o;
@@ -145,6 +160,7 @@ export function useWebSocket(options: UseWebSocketOptions | (() => UseWebSocketO
   };
 
   const disconnect = (): void => {
+    gen++;
     drop();
     early = [];
   };

@@ -139,3 +139,21 @@ it('the default notifier dispatches a tether:notice event and warns once', async
     warn.mockRestore();
   }
 });
+
+it('unmounting while connect() awaits its token opens nothing afterwards', async () => {
+  const jwt = await token();
+  let give: (value: string) => void = () => {};
+  let api: UseWebSocketReturn | undefined;
+  const C = defineComponent(() => {
+    api = useWebSocket({ url: t.url, WebSocket, token: () => new Promise<string>((r) => (give = r)) });
+    return () => h('i');
+  });
+  const w = mount(C);
+  const pending = api?.connect();
+  w.unmount();
+  give(jwt);
+  await pending;
+  expect(api?.client()).toBeUndefined();
+  expect(api?.isConnected()).toBe(false);
+  expect(t.server.connections).toBe(0);
+});
