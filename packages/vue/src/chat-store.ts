@@ -108,6 +108,8 @@ export function defineChatStore(options: ChatStoreOptions = {}) {
     const early = new Map<string, ChatEvent[]>();
     /** Sessions whose stream had a gap while a reply was in flight: reloaded once it ends. */
     const gapped = new Set<string>();
+    /** `chat.send` calls not answered yet, per session: while any is, unknown event ids are held. */
+    const awaiting = new Map<string, number>();
 
     const list = computed<ChatMessage[]>(() => (currentId.value ? (messages.value[currentId.value] ?? []) : []));
     const current = computed(() => sessions.value.find((s) => s.id === currentId.value));
@@ -138,7 +140,7 @@ export function defineChatStore(options: ChatStoreOptions = {}) {
           // Publications were lost for good (e.g. a memory broker restarted): the server's history is
           // the truth. A reply still streaming keeps its local copy until it ends, then reloads.
           onGap: () => {
-            gapped.add(id);
+            if (inFlight(id)) gapped.add(id);
             void loadHistory(id).catch(() => {});
           },
         });
@@ -164,13 +166,15 @@ export function defineChatStore(options: ChatStoreOptions = {}) {
         apply(sessionId, msg, data);
         return;
       }
-      if (msgs.some((m) => m.role === 'assistant' && m.status === 'pending' && !m.event_id)) {
+      if (awaiting.get(sessionId)) {
         const held = early.get(sessionId) ?? [];
         if (held.length < maxEarly) held.push(data);
         early.set(sessionId, held);
         return;
       }
-      // A reply to a message sent elsewhere (another tab or device): show it too.
+      // A reply to a message sent elsewhere (another tab or device): show it too — from its text,
+      // not from a stray FINISH/END of a reply this store no longer tracks.
+      if (data.data.type !== 'MESSAGE') return;
       const created: ChatMessage = {
         id: localId(),
         session_id: sessionId,
@@ -292,6 +296,7 @@ export function defineChatStore(options: ChatStoreOptions = {}) {
     }
 
     async function deliver(id: string, text: string, reply: ChatMessage): Promise<void> {
+      awaiting.set(id, (awaiting.get(id) ?? 0) + 1);
       try {
         await follow(id);
         const { eventId } = await rpc<{ eventId: string }>('chat.send', { sessionId: id, text });
@@ -309,6 +314,16 @@ export function defineChatStore(options: ChatStoreOptions = {}) {
           reply.error = err instanceof Error ? err.message : String(err);
         }
         unfollowIfIdle(id);
+      } finally {
+        const left = (awaiting.get(id) ?? 1) - 1;
+        if (left > 0) awaiting.set(id, left);
+        else {
+          // No reply waits for an id any more: what is still held belongs to replies sent elsewhere.
+          awaiting.delete(id);
+          const rest = early.get(id) ?? [];
+          early.delete(id);
+          for (const ev of rest) receive(id, ev);
+        }
       }
     }
 

@@ -260,6 +260,52 @@ it('a stream whose history was lost is reloaded from chat.history once the reply
   expect(chat.list[1]?.status).toBe('done');
 });
 
+it('cancel before chat.send answers: cancelled once the id is known, its chunks never shown', async () => {
+  const b = backend();
+  t = await startServer(b.rpc, CHAT_NS);
+  const server = t;
+  let published = false;
+  let answer: () => void = () => {};
+  server.server.rpc('chat.send', async (params: unknown) => {
+    const { sessionId } = params as { sessionId: string };
+    await publishAll(server.server, [event(sessionId, 'late', 'MESSAGE', 'nope')]);
+    published = true;
+    await new Promise<void>((r) => {
+      answer = r;
+    });
+    return { eventId: 'late' };
+  });
+  const chat = app(t);
+  await chat.open('s8');
+  const reply = chat.send('x');
+  await vi.waitFor(() => expect(published).toBe(true));
+  // A round trip: the chunk's frame came before this pong, so the store has seen (and held) it.
+  await plugin?.client?.ping();
+  await chat.cancel();
+  expect(reply.status).toBe('cancelled');
+  expect(b.calls.cancel).toEqual([]);
+  answer();
+  await vi.waitFor(() => expect(b.calls.cancel).toEqual([{ sessionId: 's8', eventId: 'late' }]));
+  expect(chat.list.map((m) => [m.role, m.content, m.status])).toEqual([
+    ['user', 'x', 'done'],
+    ['assistant', '', 'cancelled'],
+  ]);
+});
+
+it('a reply to a message sent from another tab appears in the open session', async () => {
+  const b = backend();
+  t = await startServer(b.rpc, CHAT_NS);
+  const chat = app(t);
+  await chat.open('s9');
+  await publishAll(t.server, [
+    event('s9', 'elsewhere', 'MESSAGE', 'hi from '),
+    event('s9', 'elsewhere', 'MESSAGE', 'there'),
+    event('s9', 'elsewhere', 'END'),
+  ]);
+  await vi.waitFor(() => expect(chat.list[0]?.status).toBe('done'));
+  expect(chat.list.map((m) => [m.role, m.content, m.event_id])).toEqual([['assistant', 'hi from there', 'elsewhere']]);
+});
+
 const CHUNKS = ['The ', 'quick ', 'brown ', 'fox ', 'jumps ', 'over ', 'the ', 'lazy ', 'dog.'];
 
 /** Streams CHUNKS in three parts; with `restart`, the server restarts (same port, same broker) between them. */
