@@ -32,7 +32,7 @@ export interface GapContext {
 export interface SubscribeOptions<D = unknown> {
   /** Each publication, exactly once and in offset order. */
   onMessage?: (data: D, message: MessageFrame<D>) => void;
-  /** History could not cover what was missed (`recovered: false` or a new epoch). */
+  /** Publications were missed and cannot be recovered (`recovered: false`, a new epoch, or a jump in live offsets). */
   onGap?: (gap: GapContext) => void;
   onJoin?: (event: PresenceEvent) => void;
   onLeave?: (event: PresenceEvent) => void;
@@ -166,7 +166,12 @@ export class Subscription<D = unknown> extends Emitter<SubscriptionEvents> {
       this.#opts.onGap?.({ channel: this.channel, since: undefined, offset: m.offset, epoch: m.epoch });
       this.#pos = { offset: m.offset, epoch: m.epoch };
     } else if (m.offset <= pos.offset) return;
-    else pos.offset = m.offset;
+    else {
+      // A live jump past the next offset means a broker could not backfill what it missed: never silent.
+      if (m.offset > pos.offset + 1)
+        this.#opts.onGap?.({ channel: this.channel, since: { ...pos }, offset: m.offset, epoch: m.epoch });
+      pos.offset = m.offset;
+    }
     this.#opts.onMessage?.(m.data, m);
   }
 

@@ -66,6 +66,25 @@ describe('recovery', () => {
     await vi.waitFor(() => expect(got).toEqual(['a', 'b']));
   });
 
+  it('a live jump past the next offset (a broker that could not backfill) is reported as a gap, not hidden', async () => {
+    s = await createFakeServer();
+    const server = s;
+    c = createClient({ url: server.url, WebSocket });
+    const got: unknown[] = [];
+    const gaps: { since?: { offset: number }; offset: number }[] = [];
+    const sub = c.subscribe('room:j', { onMessage: (d) => got.push(d), onGap: (g) => gaps.push(g) });
+    await c.connect();
+    await sub.ready;
+    server.publish('room:j', 'a');
+    await vi.waitFor(() => expect(got).toEqual(['a']));
+    const first = server.channels.get('room:j')?.log[0] as { offset: number };
+    server.broadcast({ ...first, offset: first.offset + 3, data: 'd' });
+    await vi.waitFor(() => expect(got).toEqual(['a', 'd']));
+    expect(gaps).toEqual([
+      expect.objectContaining({ since: expect.objectContaining({ offset: first.offset }), offset: first.offset + 3 }),
+    ]);
+  });
+
   it('publish while offline is queued, sent once after reconnect, and deduplicated by its key when resent', async () => {
     s = await createFakeServer();
     const server = s;
