@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { CLIENT_FRAME_TYPES } from '@tether/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TetherServer } from '../src/index.js';
 import { cleanup, connectAs, type Frame, RawClient, refusedStatus, startServer, token, waitFor } from './helpers.js';
@@ -147,18 +148,7 @@ describe('malformed input', () => {
     const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)] as T;
     const randomBytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => Math.floor(rand() * 256)));
     const values: unknown[] = [null, true, 0, -1, 1.5, 2 ** 60, '', 'x', [], {}, [1, [2]], { a: { b: 1 } }, 'room:x'];
-    const types = [
-      'subscribe',
-      'unsubscribe',
-      'publish',
-      'rpc',
-      'presence',
-      'refresh',
-      'ping',
-      'pong',
-      'heartbeat',
-      'zap',
-    ];
+    const types = [...CLIENT_FRAME_TYPES, 'zap'];
     const fields = ['id', 'channel', 'data', 'since', 'key', 'method', 'params', 'token', 'timestamp', '__proto__'];
     const generators: (() => string | Buffer)[] = [
       () => randomBytes(1 + Math.floor(rand() * 64)).toString('latin1'),
