@@ -68,6 +68,12 @@ export const CLI_OPTIONS = [
   ['--drain-deadline <ms>', 'TETHER_DRAIN_DEADLINE', 'SIGTERM/SIGINT: exit within this', '10000'],
   ['--log-level <level>', 'TETHER_LOG_LEVEL', 'pino level', 'info'],
   ['--config <file>', 'TETHER_CONFIG', 'JSON config file (namespaces, limits, …)', ''],
+  [
+    '--plugin <module>',
+    'TETHER_PLUGIN',
+    'ES module to load: its `namespaces` export is merged in, its `setup(tether)` runs before listen',
+    '',
+  ],
   ['--dev', 'TETHER_DEV', 'development mode: POST /api/dev/login issues tokens', 'off'],
 ] as const;
 
@@ -120,6 +126,29 @@ async function makeBroker(kind: string, get: (flag: string) => string | undefine
     default:
       throw new TypeError(`unknown broker "${kind}": use memory, sqlite or redis`);
   }
+}
+
+/** What a `--plugin` module may export. */
+export interface CliPlugin {
+  /** Namespace settings merged under those of the `--config` file. */
+  namespaces?: Record<string, NamespaceOptions>;
+  /** Called with the server before it listens: register RPC methods, start publishers. */
+  setup?: (tether: TetherServer) => void | Promise<void>;
+}
+
+const plugins = new Map<string, CliPlugin>();
+
+/** Imports a `--plugin` module (a path relative to the working directory, or a package name). */
+async function loadPlugin(specifier: string | undefined): Promise<CliPlugin | undefined> {
+  if (!specifier) return undefined;
+  const cached = plugins.get(specifier);
+  if (cached) return cached;
+  const url = /^\.{0,2}\//.test(specifier) ? pathToFileURL(resolve(specifier)).href : specifier;
+  const mod = (await import(url)) as CliPlugin;
+  if (mod.setup !== undefined && typeof mod.setup !== 'function')
+    throw new TypeError(`--plugin ${specifier}: setup must be a function`);
+  plugins.set(specifier, mod);
+  return mod;
 }
 
 /** Builds the server options for `tether serve` from flags, environment and config file. */
@@ -191,6 +220,8 @@ export async function serveOptions(flags: Flags, logger: Logger): Promise<Server
   const staticDir = get('--static <dir>');
   if (staticDir) options.onRequest = serveStatic(staticDir);
   if (config.namespaces) options.namespaces = config.namespaces;
+  const plugin = await loadPlugin(get('--plugin <module>'));
+  if (plugin?.namespaces) options.namespaces = { ...plugin.namespaces, ...options.namespaces };
   if (config.dedupTtl !== undefined) options.dedupTtl = config.dedupTtl;
   if (config.presenceTtl !== undefined) options.presenceTtl = config.presenceTtl;
   const allowed =
@@ -223,6 +254,12 @@ export async function main(argv: string[]): Promise<TetherServer | undefined> {
   let tether: TetherServer;
   try {
     tether = createServer(await serveOptions(flags, logger));
+    const pluginName = setting(flags, '--plugin <module>', 'TETHER_PLUGIN');
+    const plugin = await loadPlugin(pluginName);
+    if (plugin?.setup) {
+      await plugin.setup(tether);
+      logger.info({ plugin: pluginName }, 'plugin set up');
+    }
     const address = await tether.listen();
     if (flags.dev === true || process.env.TETHER_DEV) {
       logger.info(
