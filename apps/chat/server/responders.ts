@@ -7,7 +7,7 @@
  * `setup(tether)` is called before it listens.
  * @module
  */
-import { RpcError, type TetherServer } from '@tether/server';
+import { type AuthorizeHook, RpcError, type TetherServer } from '@tether/server';
 
 export interface ChatOptions {
   /** Delay between two streamed chunks, in ms. @default 40 */
@@ -84,7 +84,18 @@ export function chunks(reply: string): string[] {
 }
 
 /** Registers `chat.send`, `chat.history`, `chat.title` and `chat.cancel` on `tether`. */
-export function setupChat(tether: TetherServer, options: ChatOptions = {}): { close: () => void } {
+export interface Chat {
+  /** Stops every reply still streaming. */
+  close: () => void;
+  /**
+   * The `authorize` hook for `chat:<sessionId>` channels: only the session's owner may subscribe.
+   * The first user to subscribe to an unknown session claims it (the store subscribes before its
+   * first `chat.send`, so that no chunk is missed); session ids are random, so nobody can guess one.
+   */
+  authorize: AuthorizeHook;
+}
+
+export function setupChat(tether: TetherServer, options: ChatOptions = {}): Chat {
   const delay = options.chunkDelay ?? 40;
   const sessions = new Map<string, Session>();
   const streams = new Map<string, Stream>();
@@ -178,10 +189,22 @@ export function setupChat(tether: TetherServer, options: ChatOptions = {}): { cl
     close: () => {
       for (const s of [...streams.values()]) s.stop();
     },
+    authorize: (ctx, channel) => {
+      if (!channel.startsWith('chat:')) return true;
+      const sessionId = channel.slice('chat:'.length);
+      const session = sessions.get(sessionId);
+      if (!session) sessions.set(sessionId, { owner: ctx.user, messages: [] });
+      return !session || session.owner === ctx.user;
+    },
   };
 }
 
+let active: Chat | undefined;
+
+/** The `tether serve --plugin` permission hook: delegates to the chat set up by {@link setup}. */
+export const authorize: AuthorizeHook = (ctx, channel, action) => active?.authorize(ctx, channel, action) ?? false;
+
 /** The `tether serve --plugin` entry point. */
 export function setup(tether: TetherServer): void {
-  setupChat(tether);
+  active = setupChat(tether);
 }

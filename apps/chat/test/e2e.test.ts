@@ -13,7 +13,7 @@ import vue from '@vitejs/plugin-vue';
 import { type Browser, chromium } from 'playwright-core';
 import { build, defaultClientConditions } from 'vite';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { namespaces, setupChat } from '../server/responders.js';
+import { type Chat, namespaces, setupChat } from '../server/responders.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ci = process.env.CI === 'true';
@@ -24,7 +24,7 @@ describe.skipIf(missing !== undefined && !ci)('chat app in Chromium', () => {
   let outDir: string;
   let browser: Browser;
   let server: TetherServer;
-  let chat: { close: () => void };
+  let chat: Chat;
   let base: string;
 
   beforeAll(async () => {
@@ -70,6 +70,7 @@ describe.skipIf(missing !== undefined && !ci)('chat app in Chromium', () => {
       devLogin: true,
       namespaces,
       onRequest: serveStatic(outDir),
+      authorize: (ctx, channel, action) => chat.authorize(ctx, channel, action),
     });
     chat = setupChat(server, { chunkDelay: 10 });
     const { port } = await server.listen();

@@ -6,7 +6,7 @@ import { createClient, type TetherClient } from '@tether/client';
 import { createServer, memoryBroker, signToken, type TetherServer } from '@tether/server';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { chunks, makeTitle, namespaces, replyTo, setupChat } from '../server/responders.js';
+import { type Chat, chunks, makeTitle, namespaces, replyTo, setupChat } from '../server/responders.js';
 
 const SECRET = 'chat-app-test-secret-of-a-decent-length-0123';
 
@@ -18,7 +18,7 @@ interface ChatEvent {
 
 let server: TetherServer;
 let url: string;
-let chat: { close: () => void };
+let chat: Chat;
 const clients: TetherClient[] = [];
 
 beforeEach(async () => {
@@ -30,6 +30,7 @@ beforeEach(async () => {
     logLevel: 'silent',
     drainDelay: 0,
     namespaces,
+    authorize: (ctx, channel, action) => chat.authorize(ctx, channel, action),
   });
   chat = setupChat(server, { chunkDelay: 5 });
   const { port } = await server.listen();
@@ -143,6 +144,9 @@ describe('chat responders', () => {
     ] as const) {
       await expect(bob.rpc(method, params)).rejects.toMatchObject({ code: 'forbidden' });
     }
+    // Nor may bob read the stream itself.
+    const denied = bob.subscribe('chat:s3');
+    await expect(denied.ready).rejects.toMatchObject({ code: 'forbidden' });
     // The owner still can; an unknown session is empty, not an error.
     await expect(ann.rpc('chat.history', { sessionId: 's3' })).resolves.toMatchObject({ title: 'secret plans' });
     await expect(bob.rpc('chat.history', { sessionId: 'fresh' })).resolves.toEqual({ messages: [] });

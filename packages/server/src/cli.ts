@@ -15,6 +15,7 @@ import type { Broker } from './broker.js';
 import { createLogger, type Logger } from './logger.js';
 import { memoryBroker } from './memory-broker.js';
 import type { NamespaceOptions } from './namespaces.js';
+import type { AuthorizeHook } from './options.js';
 import {
   createServer,
   type HeartbeatOptions,
@@ -71,7 +72,7 @@ export const CLI_OPTIONS = [
   [
     '--plugin <module>',
     'TETHER_PLUGIN',
-    'ES module to load: its `namespaces` export is merged in, its `setup(tether)` runs before listen',
+    'ES module to load: its `namespaces` and `authorize` exports are used, its `setup(tether)` runs before listen',
     '',
   ],
   ['--dev', 'TETHER_DEV', 'development mode: POST /api/dev/login issues tokens', 'off'],
@@ -132,6 +133,8 @@ async function makeBroker(kind: string, get: (flag: string) => string | undefine
 export interface CliPlugin {
   /** Namespace settings merged under those of the `--config` file. */
   namespaces?: Record<string, NamespaceOptions>;
+  /** Passed to `createServer` as its `authorize` hook (it can only narrow the namespace rules). */
+  authorize?: AuthorizeHook;
   /** Called with the server before it listens: register RPC methods, start publishers. */
   setup?: (tether: TetherServer) => void | Promise<void>;
 }
@@ -222,6 +225,7 @@ export async function serveOptions(flags: Flags, logger: Logger): Promise<Server
   if (config.namespaces) options.namespaces = config.namespaces;
   const plugin = await loadPlugin(get('--plugin <module>'));
   if (plugin?.namespaces) options.namespaces = { ...plugin.namespaces, ...options.namespaces };
+  if (plugin?.authorize) options.authorize = plugin.authorize;
   if (config.dedupTtl !== undefined) options.dedupTtl = config.dedupTtl;
   if (config.presenceTtl !== undefined) options.presenceTtl = config.presenceTtl;
   const allowed =
