@@ -237,6 +237,21 @@ class Tether implements TetherServer {
     return a && typeof a === 'object' ? a : null;
   }
 
+  /**
+   * The broker lost or regained its store. Subscribers are told when it goes: their publishes
+   * fail with `unavailable` meanwhile and live delivery pauses, which an app may want to show.
+   * Nothing is lost — the broker backfills — so its return needs no frame.
+   */
+  private brokerAvailability(up: boolean): void {
+    this.logger[up ? 'info' : 'warn']({ broker: this.broker.name }, `broker ${up ? 'up' : 'down'}`);
+    if (up) return;
+    const frame = {
+      type: 'error',
+      error: { code: 'unavailable', message: 'the message broker is unreachable: publishing fails until it returns' },
+    } as const;
+    for (const session of this.sessions) if (session.subs.size > 0) session.send(frame);
+  }
+
   listen(): Promise<AddressInfo> {
     if (this.closing) return Promise.reject(new Error('the server was closed; create a new one'));
     this.started ??= (async () => {
@@ -244,8 +259,7 @@ class Tether implements TetherServer {
         publication: (pub) => this.guard('publication', () => this.hub.deliver(pub)),
         join: (channel, client) => this.guard('join', () => this.hub.presence('join', channel, client)),
         leave: (channel, client) => this.guard('leave', () => this.hub.presence('leave', channel, client)),
-        availability: (up) =>
-          this.logger[up ? 'info' : 'warn']({ broker: this.broker.name }, `broker ${up ? 'up' : 'down'}`),
+        availability: (up) => this.guard('availability', () => this.brokerAvailability(up)),
       });
       this.running = true;
       this.presenceTimer = setInterval(() => this.refreshPresence(), Math.floor(this.o.presenceTtl / 3));

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Broker, memoryBroker } from '../src/index.js';
+import { type Broker, type BrokerEvents, memoryBroker } from '../src/index.js';
 import { cleanup, connectAs, type Frame, type RawClient, startServer } from './helpers.js';
 
 afterEach(cleanup);
@@ -183,5 +183,29 @@ describe('idempotent publish', () => {
       if (m.data === 'marker') break;
     }
     expect(got).toEqual(['once', 'srv', 'http', 'marker']);
+  });
+});
+
+describe('broker outage', () => {
+  it('tells subscribers, and only them, when the broker loses its store', async () => {
+    let events: BrokerEvents | undefined;
+    const inner = memoryBroker();
+    const broker: Broker = {
+      ...inner,
+      name: 'flaky',
+      start: (e) => {
+        events = e;
+        return inner.start(e);
+      },
+    };
+    const server = await startServer({ broker });
+    const subscriber = await connectAs(server, 'alice');
+    const idle = await connectAs(server, 'bob');
+    expect(await subscriber.request({ type: 'subscribe', channel: 'room:out' })).toMatchObject({ ok: true });
+    events?.availability(false);
+    expect(await subscriber.next('error')).toMatchObject({ error: { code: 'unavailable' } });
+    // The idle connection got nothing: its next frame is the answer to its own ping.
+    idle.send({ type: 'ping', id: 99 });
+    expect(await idle.next()).toEqual({ type: 'pong', id: 99 });
   });
 });
