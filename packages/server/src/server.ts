@@ -521,9 +521,16 @@ class Tether implements TetherServer {
       case 'heartbeat':
         s.send(f);
         return;
-      case 'subscribe':
-        void this.subscribe(s, f);
+      case 'subscribe': {
+        // Frames of one connection are handled in order, but a subscribe awaits the authorize hook and
+        // history; a publish sent right behind it (an offline queue flushed after resubscribing) must
+        // not be judged before the subscription exists.
+        const done = this.subscribe(s, f).finally(() => {
+          if (s.subscribing.get(f.channel) === done) s.subscribing.delete(f.channel);
+        });
+        s.subscribing.set(f.channel, done);
         return;
+      }
       case 'unsubscribe':
         this.answer(s, f.id, 'unsubscribe', async () => {
           this.unsubscribe(s, f.channel);
@@ -532,6 +539,7 @@ class Tether implements TetherServer {
         return;
       case 'publish':
         this.answer(s, f.id, 'publish', async () => {
+          await s.subscribing.get(f.channel);
           const policy = this.ns.policy(f.channel);
           await this.checkAccess(s, f.channel, 'publish', policy);
           return this.store('client', f.channel, f.data, policy, f.key, s.user);

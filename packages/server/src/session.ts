@@ -47,6 +47,8 @@ const MAX_TIMEOUT = 2 ** 31 - 1;
 /** @internal */
 export class Session implements ClientContext {
   readonly subs = new Map<string, SubscriptionEntry>();
+  /** Subscribes still being checked or replayed, by channel: a publish sent right after waits for its subscribe. */
+  readonly subscribing = new Map<string, Promise<void>>();
   identity: Identity;
   /** Last time any application frame arrived (ms). */
   lastSeen = Date.now();

@@ -206,6 +206,30 @@ describe('private user channels, claims and authorize', () => {
   });
 });
 
+describe('a publish sent right behind its subscribe', () => {
+  it('waits for the subscribe instead of being refused while a slow authorize hook runs', async () => {
+    // The hook resolves only when the test says so: the publish arrives while the subscribe is mid-check.
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const server = await startServer({
+      authorize: async (_ctx, _channel, action) => {
+        if (action === 'subscribe') await gate;
+        return true;
+      },
+    });
+    const a = await connectAs(server);
+    // Both frames leave before either answer, as an offline queue flushed after resubscribing sends them.
+    const subscribed = a.request({ type: 'subscribe', channel: 'room:q' });
+    const published = a.request({ type: 'publish', channel: 'room:q', data: 'queued' });
+    release();
+    expect(await subscribed).toMatchObject({ ok: true });
+    expect(await published).toMatchObject({ ok: true, result: { offset: 1 } });
+    expect(await a.next('message')).toMatchObject({ channel: 'room:q', offset: 1, data: 'queued' });
+  });
+});
+
 describe('presence', () => {
   it('sends join and leave, lists clients, and counts tabs as connections', async () => {
     const server = await startServer();
