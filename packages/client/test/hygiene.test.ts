@@ -7,36 +7,22 @@ import { afterEach, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { createClient } from '../src/index.js';
 import { createFakeServer, type FakeServer } from './fake-server.js';
+import { trackTimers } from './track-timers.js';
 
 const g = globalThis as unknown as Record<string, unknown>;
-const original = { setTimeout, clearTimeout };
+let restoreTimers: (() => void) | undefined;
 let server: FakeServer | undefined;
 
 afterEach(async () => {
-  Object.assign(globalThis, original);
+  restoreTimers?.();
   delete g.addEventListener;
   delete g.removeEventListener;
   await server?.close();
 });
 
 it('1,000 connect/drop cycles leave no growing timers or listeners, and close() leaves none', async () => {
-  const live = new Set<unknown>();
-  g.setTimeout = (fn: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) => {
-    const t = original.setTimeout(
-      (...a: unknown[]) => {
-        live.delete(t);
-        fn(...a);
-      },
-      ms,
-      ...args,
-    );
-    live.add(t);
-    return t;
-  };
-  g.clearTimeout = (t: ReturnType<typeof setTimeout>) => {
-    live.delete(t);
-    original.clearTimeout(t);
-  };
+  const timers = trackTimers();
+  restoreTimers = timers.restore;
   const target = new EventTarget();
   let listeners = 0;
   g.addEventListener = (type: string, fn: () => void) => {
@@ -58,7 +44,7 @@ it('1,000 connect/drop cycles leave no growing timers or listeners, and close() 
     let opens = 0;
     client.on('open', () => {
       opens++;
-      if (opens % 100 === 0) samples.push({ cycle: opens, timers: live.size, listeners, app: appListeners() });
+      if (opens % 100 === 0) samples.push({ cycle: opens, timers: timers.live(), listeners, app: appListeners() });
       if (opens === 1000) resolve();
     });
   });
@@ -78,5 +64,5 @@ it('1,000 connect/drop cycles leave no growing timers or listeners, and close() 
   await srv.close();
   server = undefined;
   // Whatever ws still had in flight (close handshakes) drains; nothing of the client's remains.
-  await vi.waitFor(() => expect(live.size).toBe(0), { timeout: 5000 });
+  await vi.waitFor(() => expect(timers.live()).toBe(0), { timeout: 5000 });
 }, 60_000);

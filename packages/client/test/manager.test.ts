@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { createClient, type TetherClient, WebSocketManager } from '../src/index.js';
 import { createFakeServer, type FakeServer } from './fake-server.js';
+import { trackTimers } from './track-timers.js';
 
 let s: FakeServer | undefined;
 const cleanup: (() => void)[] = [];
@@ -15,42 +16,6 @@ afterEach(async () => {
   await s?.close();
   s = undefined;
 });
-
-/** Counts live timers created from here on, by wrapping the global timer functions. */
-function trackTimers(): { live: () => number; restore: () => void } {
-  const live = new Set<unknown>();
-  const { setTimeout: st, clearTimeout: ct, setInterval: si, clearInterval: ci } = globalThis;
-  const g = globalThis as unknown as Record<string, unknown>;
-  g.setTimeout = (fn: () => void, ms?: number, ...args: unknown[]) => {
-    const t = st(
-      (...a: unknown[]) => {
-        live.delete(t);
-        (fn as (...x: unknown[]) => void)(...a);
-      },
-      ms,
-      ...args,
-    );
-    live.add(t);
-    return t;
-  };
-  g.clearTimeout = (t: ReturnType<typeof setTimeout>) => {
-    live.delete(t);
-    ct(t);
-  };
-  g.setInterval = (fn: () => void, ms?: number) => {
-    const t = si(fn, ms);
-    live.add(t);
-    return t;
-  };
-  g.clearInterval = (t: ReturnType<typeof setInterval>) => {
-    live.delete(t);
-    ci(t);
-  };
-  const restore = () =>
-    Object.assign(globalThis, { setTimeout: st, clearTimeout: ct, setInterval: si, clearInterval: ci });
-  cleanup.push(restore);
-  return { live: () => live.size, restore };
-}
 
 describe('WebSocketManager (seed usage)', () => {
   it('four callbacks, connect, send an object, JSON and non-JSON in, lose the server, get it back, disconnect, no timers left', async () => {
@@ -66,6 +31,7 @@ describe('WebSocketManager (seed usage)', () => {
     });
     const server = s;
     const timers = trackTimers();
+    cleanup.push(timers.restore);
     const events: string[] = [];
     const messages: unknown[] = [];
     const errors: unknown[] = [];
