@@ -240,6 +240,7 @@ export function createClient(options: ClientOptions): TetherClient {
   let connectTimer: ReturnType<typeof setTimeout> | undefined;
   let watchTimer: ReturnType<typeof setTimeout> | undefined;
   let probeTimer: ReturnType<typeof setTimeout> | undefined;
+  let refreshTimer: ReturnType<typeof setTimeout> | undefined;
   let seq = 0;
   let waiter: Deferred | undefined;
   let outbox: Outgoing[] = [];
@@ -259,7 +260,7 @@ export function createClient(options: ClientOptions): TetherClient {
     typeof x === 'string' || x instanceof Uint8Array ? x : plain ? JSON.stringify(x) : wire.encode(x as object);
 
   const clearTimers = (): void => {
-    for (const t of [retryTimer, connectTimer, watchTimer, probeTimer]) clearTimeout(t);
+    for (const t of [retryTimer, connectTimer, watchTimer, probeTimer, refreshTimer]) clearTimeout(t);
     retryTimer = undefined;
   };
 
@@ -319,6 +320,29 @@ export function createClient(options: ClientOptions): TetherClient {
     request,
   };
 
+  /**
+   * Sends `refresh` with a fresh token when 90% of the token's life has passed, so the server never
+   * closes with 4001. A failure is left to that close: the reconnect then fetches a token anyway.
+   */
+  function refreshBefore(expiresAt: number | undefined): void {
+    const t = options.token;
+    const delay = 0.9 * ((expiresAt ?? 0) - Date.now());
+    // setTimeout fires at once past 2^31-1 ms; a token that lives longer than ~24 days is not refreshed.
+    if (!expiresAt || typeof t !== 'function' || delay > 2 ** 31 - 1) return;
+    const connection = openedAt;
+    refreshTimer = setTimeout(
+      async () => {
+        try {
+          const token = await t();
+          // The getter may have been slow: refresh only the connection this timer was set for.
+          if (token && state === 'open' && openedAt === connection)
+            refreshBefore((await request<{ expiresAt?: number }>({ type: 'refresh', token })).expiresAt);
+        } catch {}
+      },
+      Math.max(1000, delay),
+    );
+  }
+
   function ready(welcome?: WelcomeFrame): void {
     clearTimeout(connectTimer);
     plain = !welcome;
@@ -343,6 +367,7 @@ export function createClient(options: ClientOptions): TetherClient {
     setState('open');
     if (state !== 'open') return;
     watch();
+    refreshBefore(welcome?.expiresAt);
     emitter.emit('open', { plain, welcome });
     waiter?.resolve();
     waiter = undefined;

@@ -145,3 +145,32 @@ it('kill and restart on the same port: the publications made meanwhile arrive ex
   expect(got).toEqual(Array.from({ length: 22 }, (_, i) => i + 1));
   expect(gaps).toEqual([]);
 });
+
+it('refreshes its token before it expires, so the server never closes the connection with 4001', async () => {
+  const { port } = await start(join(dir, 'refresh.db'));
+  let issued = 0;
+  client = createClient({
+    url: `ws://127.0.0.1:${port}/ws`,
+    WebSocket,
+    // Two-second tokens: without a refresh the server would close with 4001 at the first one's expiry.
+    token: () => {
+      issued++;
+      return signToken(SECRET, { user: 'ann', expiresIn: 2 });
+    },
+  });
+  const closes: unknown[] = [];
+  client.on('close', (ctx) => closes.push(ctx));
+  let firstExpiry = 0;
+  client.once('open', (ctx) => {
+    firstExpiry = ctx.welcome?.expiresAt ?? 0;
+  });
+  await client.connect();
+  expect(firstExpiry).toBeGreaterThan(Date.now());
+  // The second refresh comes after the first token's expiry has passed: the connection outlived it.
+  await vi.waitFor(() => expect(issued).toBeGreaterThanOrEqual(3), { timeout: 8000, interval: 50 });
+  expect(Date.now()).toBeGreaterThan(firstExpiry);
+  expect(await client.rpc('add', { a: 1, b: 2 })).toBe(3);
+  expect(closes).toEqual([]);
+  expect(client.state).toBe('open');
+  expect(client.stats.reconnects).toBe(0);
+});
