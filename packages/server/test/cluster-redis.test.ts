@@ -159,8 +159,15 @@ describe.skipIf(noServer !== undefined)('nodes when Redis goes away', () => {
     const total = 60;
     const acked: number[] = [];
     let refused = 0;
+    // The publisher stops after 15 and goes on only once Redis is down, so some publishes must
+    // meet the outage however fast or slow the machine is.
+    let outageBegun: () => void = () => {};
+    const outage = new Promise<void>((resolve) => {
+      outageBegun = resolve;
+    });
     const publisher = (async () => {
       for (let k = 1; k <= total; k++) {
+        if (k === 16) await outage;
         // A client that got no acknowledgement retries with the same key until it gets one.
         for (;;) {
           const res = await httpPublish(b.http, channel, { k }, `k${k}`).catch(() => undefined);
@@ -179,6 +186,7 @@ describe.skipIf(noServer !== undefined)('nodes when Redis goes away', () => {
     })();
     await waitFor(() => acked.length >= 15, 5000, 'publications before the outage');
     await redis.kill();
+    outageBegun();
     await waitFor(async () => (await fetch(`${a.http}/readyz`)).status === 503, 5000, '/readyz to turn red');
     await waitFor(() => refused > 0, 5000, 'a refused publish');
     await redis.restart();
