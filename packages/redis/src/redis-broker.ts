@@ -162,6 +162,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
   const drain = async (channel: string, s: Subscription): Promise<void> => {
     if (s.draining) return;
     s.draining = true;
+    let retry = false;
     try {
       while (s.queue.length > 0 && subs.get(channel) === s) {
         const item = s.queue[0] as Subscription['queue'][number];
@@ -172,7 +173,10 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
             const h = await historyOf(channel, { since: s.last, limit: target - s.last });
             for (const p of h.publications) if (p.offset <= target && subs.get(channel) === s) emit(s, p);
           } catch {
-            // Redis went away again; the next reconnection queues a head mark and retries.
+            // The command connection is not back yet (the subscriber connection can return first).
+            // Going on would deliver past the hole and lose it for good: keep the queue and retry.
+            retry = true;
+            break;
           }
         }
         s.queue.shift();
@@ -186,6 +190,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
     } finally {
       s.draining = false;
     }
+    if (retry && !closed) setTimeout(() => void drain(channel, s), 100).unref();
   };
 
   const onMessage = (message: string, topic: string): void => {
