@@ -7,4 +7,5 @@ export * from './channel.js';
 export * from './codec.js';
 export * from './codes.js';
 export * from './decode.js';
+export * from './duration.js';
 export * from './frames.js';

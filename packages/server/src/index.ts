@@ -17,7 +17,7 @@ export {
   signToken,
 } from './auth.js';
 export * from './broker.js';
-export { type Duration, toMs } from './duration.js';
+export { type Duration, toMs } from '@tether/protocol';
 export type { Logger } from './logger.js';
 export { type MemoryBrokerOptions, memoryBroker } from './memory-broker.js';
 export {

@@ -3,7 +3,7 @@
  * @module
  */
 import { channelNamespace } from '@tether/protocol';
-import { type Duration, toMs } from './duration.js';
+import { type Duration, toMs } from '@tether/protocol';
 
 /**
  * Who may publish to a namespace's channels:

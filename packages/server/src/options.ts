@@ -5,7 +5,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AuthOptions } from './auth.js';
 import type { Broker } from './broker.js';
-import { type Duration, toMs } from './duration.js';
+import { type Duration, toMs } from '@tether/protocol';
 import type { Logger } from './logger.js';
 import type { NamespaceOptions } from './namespaces.js';
 import type { ClientContext } from './session.js';
