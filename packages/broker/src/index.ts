@@ -7,4 +7,7 @@
  */
 export * from './broker.js';
 export * from './errors.js';
+export { newEpoch, type SerialRunner, serialPerKey } from './helpers.js';
+export { createMemoryBroker, type MemoryBrokerOptions, memoryBroker } from './memory-broker.js';
+export { createMemoryPresence, type MemoryPresenceOptions } from './memory-presence.js';
 export * from './presence.js';

@@ -1,0 +1,199 @@
+/**
+ * The presence conformance suite: join once, leave once, refresh, expiry, list — the same checks
+ * for every `PresenceStore`, on its own or as the `presence` of the broker it belongs to.
+ * @module
+ */
+import type { PresenceClient } from '@tether/protocol';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Broker } from '../broker.js';
+import type { PresenceStore } from '../presence.js';
+import {
+  type ConformanceContext,
+  type ConformanceOptions,
+  type EventRecorder,
+  fresh,
+  recordEvents,
+  settings,
+  waitFor,
+} from './util.js';
+
+/** A presence store under test, with the broker it belongs to when it has one. */
+export interface PresenceUnderTest {
+  presence: PresenceStore;
+  /**
+   * The broker whose `presence` the store is (Redis), or none (memory). When given, the suite
+   * starts it before the store, closes it after, and subscribes it to every channel a test
+   * watches: a store only promises events for channels its broker subscribed to.
+   */
+  broker?: Broker;
+}
+
+/** Builds a fresh, not yet started presence store (and its broker) for one test. */
+export type MakePresence = (context: ConformanceContext) => PresenceUnderTest | Promise<PresenceUnderTest>;
+
+/** The options of `runPresenceConformance`; `shared: true` adds the check that nodes see each other's presence. */
+export type PresenceConformanceOptions = ConformanceOptions;
+
+interface Node extends PresenceUnderTest {
+  events: EventRecorder;
+}
+
+const client = (n: number, info?: unknown): PresenceClient =>
+  info === undefined ? { user: `u${n}`, connectionId: `c${n}` } : { user: `u${n}`, connectionId: `c${n}`, info };
+
+/**
+ * Registers a Vitest `describe` block that checks `makePresence`'s stores against the
+ * `PresenceStore` contract: join and leave once each, refresh, expiry with a leave, list.
+ * @example
+ * ```ts
+ * runPresenceConformance('memory', ({ now }) => ({ presence: createMemoryPresence({ now }) }));
+ * runPresenceConformance('redis', () => {
+ *   const broker = createRedisBroker({ prefix });
+ *   return { broker, presence: broker.presence };
+ * }, { clock: 'real', shared: true });
+ * ```
+ */
+export function runPresenceConformance(
+  name: string,
+  makePresence: MakePresence,
+  options: PresenceConformanceOptions = {},
+): void {
+  const { injected, timeout, shortTtl } = settings(options);
+
+  if (options.skip !== undefined) {
+    describe.skip(`presence conformance: ${name} (skipped: ${options.skip})`, () => {
+      it('runs', () => {});
+    });
+    return;
+  }
+
+  describe(`presence conformance: ${name}`, () => {
+    let time = 1_700_000_000_000;
+    const now = (): number => (injected ? time : Date.now());
+    /** Moves the injected clock; on a real clock time moves by itself and callers wait for the effect. */
+    const advance = (ms: number): void => {
+      if (injected) time += ms;
+    };
+    let node: Node;
+    let presence: PresenceStore;
+    let events: EventRecorder;
+    const opened: Node[] = [];
+
+    const open = async (): Promise<Node> => {
+      const made = await makePresence({ now });
+      const n: Node = { ...made, events: recordEvents() };
+      opened.push(n);
+      await n.broker?.start(n.events);
+      await n.presence.start(n.events);
+      return n;
+    };
+
+    /** Makes sure `n` hears about `channel`: its broker (if any) subscribes to it. */
+    const watch = async (n: Node, channel: string): Promise<void> => {
+      await n.broker?.subscribe(channel);
+    };
+
+    /**
+     * Adds and removes a marker entry on a watched channel and waits for both events: every event
+     * announced before them has arrived. The marker's events are then dropped from the record.
+     */
+    const barrier = async (n: Node): Promise<void> => {
+      const ch = fresh('barrier');
+      const marker = { user: 'barrier', connectionId: ch };
+      await watch(n, ch);
+      await n.presence.add(ch, marker, 60_000);
+      await waitFor(() => n.events.joins.some((j) => j.channel === ch), timeout, 'the barrier join');
+      await n.presence.remove(ch, marker);
+      await waitFor(() => n.events.leaves.some((l) => l.channel === ch), timeout, 'the barrier leave');
+      await n.broker?.unsubscribe(ch);
+      for (const list of [n.events.joins, n.events.leaves])
+        list.splice(0, list.length, ...list.filter((e) => e.channel !== ch));
+    };
+
+    beforeEach(async () => {
+      time = 1_700_000_000_000;
+      node = await open();
+      ({ presence, events } = node);
+    });
+
+    afterEach(async () => {
+      for (const n of opened.splice(0)) {
+        await n.presence.close();
+        await n.broker?.close();
+      }
+    });
+
+    it('adds, refreshes, lists and removes entries with join and leave events', async () => {
+      const ch = fresh();
+      await watch(node, ch);
+      await presence.add(ch, client(1, { name: 'Ann' }), 60_000);
+      await presence.add(ch, client(2), 60_000);
+      await presence.add(ch, client(1, { name: 'Ann' }), 60_000);
+      const listed = await presence.list(ch);
+      expect(listed.sort((a, b) => a.connectionId.localeCompare(b.connectionId))).toEqual([
+        client(1, { name: 'Ann' }),
+        client(2),
+      ]);
+      await waitFor(() => events.joins.length >= 2, timeout, 'two joins');
+      await presence.remove(ch, client(1));
+      await presence.remove(ch, client(1));
+      await waitFor(() => events.leaves.length >= 1, timeout, 'a leave');
+      await barrier(node);
+      expect(events.joins.map((j) => [j.channel, j.client.connectionId])).toEqual([
+        [ch, 'c1'],
+        [ch, 'c2'],
+      ]);
+      expect(events.joins[0]?.client).toEqual(client(1, { name: 'Ann' }));
+      expect(events.leaves.map((l) => [l.channel, l.client.connectionId, l.client.user])).toEqual([[ch, 'c1', 'u1']]);
+      expect(await presence.list(ch)).toEqual([client(2)]);
+      expect(await presence.list(fresh())).toEqual([]);
+    });
+
+    it('expires entries that are not refreshed, with a leave event', async () => {
+      const ch = fresh();
+      await watch(node, ch);
+      await presence.add(ch, client(1), shortTtl);
+      await presence.add(ch, client(2), 60_000);
+      expect((await presence.list(ch)).length).toBe(2);
+      advance(shortTtl + 1);
+      await waitFor(
+        async () => (await presence.list(ch)).map((c) => c.connectionId).join() === 'c2',
+        timeout + shortTtl,
+        'the entry to expire',
+      );
+      await waitFor(() => events.leaves.length === 1, timeout, 'the leave event');
+      expect(events.leaves[0]).toEqual({ channel: ch, client: client(1) });
+    });
+
+    it('keeps an entry alive while it is refreshed', async () => {
+      const ch = fresh();
+      await presence.add(ch, client(1), shortTtl);
+      advance(shortTtl / 2);
+      await presence.add(ch, client(1), shortTtl * 4);
+      advance(shortTtl / 2 + 1);
+      expect((await presence.list(ch)).map((c) => c.connectionId)).toEqual(['c1']);
+    });
+
+    it('closes cleanly, twice if asked', async () => {
+      const other = await open();
+      await other.presence.close();
+      await expect(other.presence.close()).resolves.toBeUndefined();
+    });
+
+    // Registered only for shared stores: for the others this check does not apply (not "skipped").
+    if (options.shared === true)
+      it('shares presence across nodes, with join and leave events on the other node', async () => {
+        const other = await open();
+        const ch = fresh();
+        await watch(node, ch);
+        await watch(other, ch);
+        await presence.add(ch, client(1), 60_000);
+        await waitFor(() => other.events.joins.length === 1, timeout, 'the join on the other node');
+        expect(other.events.joins[0]).toEqual({ channel: ch, client: client(1) });
+        expect(await other.presence.list(ch)).toEqual([client(1)]);
+        await other.presence.remove(ch, client(1));
+        await waitFor(() => events.leaves.length === 1, timeout, 'the leave on the first node');
+        expect(await presence.list(ch)).toEqual([]);
+      });
+  });
+}
