@@ -1,32 +1,32 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Broker, BrokerPublishOptions } from '@tether/broker';
+import { recordEvents, runBrokerConformance, waitFor } from '@tether/broker/testing';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { Broker, PublishOptions } from '../src/broker.js';
-import { sqliteBroker } from '../src/sqlite-broker.js';
-import { recordEvents, runBrokerConformance, waitFor } from '../src/testing.js';
+import { createSqliteBroker, sqliteBroker } from '../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tether-sqlite-'));
 let n = 0;
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-runBrokerConformance('sqlite', ({ now }) => sqliteBroker({ file: join(dir, `conformance-${n++}.db`), now }));
+runBrokerConformance('sqlite', ({ now }) => createSqliteBroker({ file: join(dir, `conformance-${n++}.db`), now }));
 
-const opts = (over: Partial<PublishOptions> = {}): PublishOptions => ({
+const opts = (over: Partial<BrokerPublishOptions> = {}): BrokerPublishOptions => ({
   historySize: 100,
   historyTtl: 60_000,
   dedupTtl: 60_000,
   ...over,
 });
 
-describe('sqliteBroker durability', () => {
+describe('createSqliteBroker durability', () => {
   const open: Broker[] = [];
   afterEach(async () => {
     for (const b of open.splice(0)) await b.close();
   });
   const start = async (file: string, now?: () => number): Promise<Broker> => {
-    const b = sqliteBroker(now ? { file, now } : { file });
+    const b = createSqliteBroker(now ? { file, now } : { file });
     open.push(b);
     await b.start(recordEvents());
     return b;
@@ -54,7 +54,7 @@ describe('sqliteBroker durability', () => {
   it('sweeps expired history and keys and forgets idle empty channels, but not subscribed ones', async () => {
     let t = 1_000_000;
     const file = join(dir, 'sweep.db');
-    const b = sqliteBroker({ file, now: () => t, sweepInterval: 20, idleChannelTtl: 1000 });
+    const b = createSqliteBroker({ file, now: () => t, sweepInterval: 20, idleChannelTtl: 1000 });
     open.push(b);
     await b.start(recordEvents());
     const gone = await b.publish('room:gone', 1, opts({ historyTtl: 100, dedupTtl: 100, key: 'x' }));
@@ -85,7 +85,7 @@ describe('sqliteBroker durability', () => {
 
   it('answers unavailable, not a crash, while another connection holds the write lock', async () => {
     const file = join(dir, 'locked.db');
-    const b = sqliteBroker({ file, busyTimeout: 50 });
+    const b = createSqliteBroker({ file, busyTimeout: 50 });
     open.push(b);
     await b.start(recordEvents());
     await b.publish('room:a', 1, opts());
@@ -116,7 +116,11 @@ describe('sqliteBroker durability', () => {
     await expect(b.history('room:a')).rejects.toMatchObject({ code: 'unavailable' });
   });
 
+  it('keeps sqliteBroker as an alias of createSqliteBroker', () => {
+    expect(sqliteBroker).toBe(createSqliteBroker);
+  });
+
   it('refuses a missing file option with a TypeError', () => {
-    expect(() => sqliteBroker({} as { file: string })).toThrow(TypeError);
+    expect(() => createSqliteBroker({} as { file: string })).toThrow(TypeError);
   });
 });
