@@ -2,4 +2,5 @@
  * `@tether/redis`: the Redis broker for running many Tether nodes behind one load balancer.
  * @module
  */
-export { type RedisBrokerOptions, redisBroker } from './redis-broker.js';
+export { REDIS_DEFAULTS, type RedisBrokerOptions } from './options.js';
+export { createRedisBroker, type RedisBroker, redisBroker } from './redis-broker.js';

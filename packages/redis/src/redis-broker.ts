@@ -3,73 +3,28 @@
  * keys and presence in one Redis, and fan out to each other over Redis pub/sub.
  * @module
  */
-import { createHash, randomBytes } from 'node:crypto';
-import type { PresenceClient } from '@tether/protocol';
 import {
   type Broker,
   type BrokerEvents,
+  type BrokerPublishOptions,
   BrokerUnavailableError,
   type HistoryQuery,
   type HistoryResult,
+  newEpoch,
+  type PresenceStore,
   type Publication,
-  type PublishOptions,
   type PublishOutcome,
-} from '@tether/server';
-import { createClient, ErrorReply } from 'redis';
-import { HISTORY, PRESENCE_ADD, PRESENCE_LIST, PRESENCE_REMOVE, PUBLISH } from './lua.js';
+  serialPerKey,
+} from '@tether/broker';
+import type { PresenceClient } from '@tether/protocol';
+import { type Client, makeClient, redact, runScript, SCRIPTS, type Script, unavailable } from './connection.js';
+import { type RedisBrokerOptions, resolveOptions } from './options.js';
+import { createRedisPresence } from './redis-presence.js';
 
-export interface RedisBrokerOptions {
-  /** Redis URL. @default 'redis://127.0.0.1:6379' */
-  url?: string;
-  /**
-   * Prefix of every key and pub/sub channel, so several apps (or test runs) can share one Redis.
-   * A `:` is appended when missing. @default 'tether:'
-   */
-  prefix?: string;
-  /** How often this node sweeps expired presence entries of its channels (announcing `leave`), in ms. @default 10_000 */
-  sweepInterval?: number;
-  /**
-   * How long a channel's offset counter and epoch outlive its last publication when neither
-   * history nor keys keep it longer, in ms. After that the channel starts a new epoch.
-   * @default 86_400_000 (24 h)
-   */
-  idleChannelTtl?: number;
-  /** How long `start()` waits for the first connection before rejecting, in ms. @default 10_000 */
-  connectTimeout?: number;
-  /** Reconnection delay bounds, in ms: doubling from `min` up to `max`. @default { min: 50, max: 2000 } */
-  reconnectDelay?: { min: number; max: number };
+/** A Redis broker always has a presence store: the one its nodes share. */
+export interface RedisBroker extends Broker {
+  readonly presence: PresenceStore;
 }
-
-function makeClient(url: string, connectTimeout: number, delay: { min: number; max: number }) {
-  return createClient({
-    url,
-    RESP: 3,
-    // Queued commands would wait out an outage and then publish late; fail them now instead.
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout,
-      reconnectStrategy: (retries: number) => Math.min(delay.max, delay.min * 2 ** Math.min(retries, 16)),
-    },
-  });
-}
-type Client = ReturnType<typeof makeClient>;
-
-interface Script {
-  source: string;
-  sha: string;
-}
-
-const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') });
-const SCRIPTS = {
-  publish: script(PUBLISH),
-  history: script(HISTORY),
-  presenceAdd: script(PRESENCE_ADD),
-  presenceRemove: script(PRESENCE_REMOVE),
-  presenceList: script(PRESENCE_LIST),
-};
-
-/** Replies that mean "Redis cannot serve this right now", not "this request is wrong". */
-const TRANSIENT_REPLY = /^(LOADING|READONLY|MASTERDOWN|BUSY|TRYAGAIN|CLUSTERDOWN|OOM)\b/;
 
 /** Delivery state of one channel this node subscribed to. */
 interface Subscription {
@@ -82,8 +37,6 @@ interface Subscription {
   draining: boolean;
 }
 
-const newEpoch = (): string => randomBytes(6).toString('base64url');
-
 /**
  * Creates a broker backed by Redis (node-redis). Per-channel offsets, the dedup check, the
  * history append (a Stream) and the fan-out PUBLISH happen in one Lua script; each node holds
@@ -93,55 +46,33 @@ const newEpoch = (): string => randomBytes(6).toString('base64url');
  * @example
  * ```ts
  * import { createServer } from '@tether/server';
- * import { redisBroker } from '@tether/redis';
- * const tether = createServer({ broker: redisBroker({ url: process.env.TETHER_REDIS_URL }) });
+ * import { createRedisBroker } from '@tether/redis';
+ * const tether = createServer({ broker: createRedisBroker({ url: process.env.TETHER_REDIS_URL }) });
  * ```
  */
-export function redisBroker(options: RedisBrokerOptions = {}): Broker {
-  const url = options.url ?? 'redis://127.0.0.1:6379';
-  const rawPrefix = options.prefix ?? 'tether:';
-  if (typeof rawPrefix !== 'string') throw new TypeError('redisBroker: `prefix` must be a string');
-  // `tether` and `tether:` mean the same: keys read `tether:{room:lobby}:meta` either way.
-  const prefix = rawPrefix === '' || rawPrefix.endsWith(':') ? rawPrefix : `${rawPrefix}:`;
-  const idleChannelTtl = options.idleChannelTtl ?? 86_400_000;
-  const delay = options.reconnectDelay ?? { min: 50, max: 2000 };
-  if (!(delay.min > 0 && delay.max >= delay.min))
-    throw new RangeError('redisBroker: `reconnectDelay` needs 0 < min <= max');
+export function createRedisBroker(options: RedisBrokerOptions = {}): RedisBroker {
+  const { url, prefix, idleChannelTtl, connectTimeout, delay, sweepInterval } = resolveOptions(options);
 
   const topicPrefix = `${prefix}pub:`;
   const key = (channel: string, suffix: string): string => `${prefix}{${channel}}:${suffix}`;
   const subs = new Map<string, Subscription>();
-  /** Subscribed channels where a presence join was seen: the ones the sweep looks at. */
-  const withPresence = new Set<string>();
   let events: BrokerEvents | undefined;
   let cmd: Client | undefined;
   let sub: Client | undefined;
   let up = false;
   let closed = false;
-  let sweeper: ReturnType<typeof setInterval> | undefined;
 
-  const unavailable = (cause?: unknown): BrokerUnavailableError =>
-    new BrokerUnavailableError('Redis is unreachable', cause === undefined ? undefined : { cause });
+  const run = (client: Client | undefined, s: Script, keys: string[], args: string[]): Promise<unknown> =>
+    runScript(closed ? undefined : client, s, keys, args);
 
-  /** Runs a script by SHA, loading it on NOSCRIPT (a restarted or flushed Redis forgets scripts). */
-  const run = async (client: Client | undefined, s: Script, keys: string[], args: string[]): Promise<unknown> => {
-    if (closed || !client?.isReady) throw unavailable();
-    const tail = [String(keys.length), ...keys, ...args];
-    try {
-      try {
-        return await client.sendCommand(['EVALSHA', s.sha, ...tail]);
-      } catch (error) {
-        if (error instanceof ErrorReply && error.message.startsWith('NOSCRIPT'))
-          return await client.sendCommand(['EVAL', s.source, ...tail]);
-        throw error;
-      }
-    } catch (error) {
-      // A reply error from a healthy Redis is a bug worth seeing as is; anything else (socket
-      // closed, offline, timeout, a failing-over server) means "try again later".
-      if (error instanceof ErrorReply && !TRANSIENT_REPLY.test(error.message)) throw error;
-      throw unavailable(error);
-    }
-  };
+  const presence = createRedisPresence({
+    command: () => (closed ? undefined : cmd),
+    up: () => up,
+    serves: (channel) => subs.has(channel),
+    keys: (channel) => [key(channel, 'pres'), key(channel, 'presx')],
+    topic: (channel) => topicPrefix + channel,
+    sweepInterval,
+  });
 
   const emit = (s: Subscription, p: Publication): void => {
     if (s.epoch !== p.epoch) {
@@ -208,23 +139,12 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
     if (kind === 'm') {
       s.queue.push(body as Publication);
       void drain(channel, s);
-    } else if (kind === 'j') {
-      withPresence.add(channel);
-      events?.join(channel, body as PresenceClient);
-    } else if (kind === 'l') events?.leave(channel, body as PresenceClient);
+    } else if (kind === 'j') presence.announce('join', channel, body as PresenceClient);
+    else if (kind === 'l') presence.announce('leave', channel, body as PresenceClient);
   };
 
   /** Runs subscribe/unsubscribe of one channel one after another, so they reach Redis in call order. */
-  const ops = new Map<string, Promise<void>>();
-  const serial = (channel: string, op: () => Promise<void>): Promise<void> => {
-    const next = (ops.get(channel) ?? Promise.resolve()).then(op, op);
-    const settled = next.catch(() => {});
-    ops.set(channel, settled);
-    void settled.then(() => {
-      if (ops.get(channel) === settled) ops.delete(channel);
-    });
-    return next;
-  };
+  const serial = serialPerKey();
 
   /**
    * Reads a channel's head through the subscriber connection: Redis answers it after every
@@ -276,35 +196,13 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
     if (now) for (const [channel, s] of subs) markHead(channel, s).catch(() => {});
   };
 
-  const presenceKeys = (channel: string): string[] => [key(channel, 'pres'), key(channel, 'presx')];
-
-  /**
-   * Reaps expired presence entries (each reap announces its `leave`s once). Only channels where
-   * this node saw a join, and that it still serves, so an idle node with many channels costs
-   * Redis nothing; a channel leaves the set once its presence is empty.
-   */
-  const sweep = (): void => {
-    if (!up) return;
-    for (const channel of withPresence) {
-      if (!subs.has(channel)) {
-        withPresence.delete(channel);
-        continue;
-      }
-      run(cmd, SCRIPTS.presenceList, presenceKeys(channel), [topicPrefix + channel]).then(
-        (left) => {
-          if (Array.isArray(left) && left.length === 0) withPresence.delete(channel);
-        },
-        () => {},
-      );
-    }
-  };
-
   return {
     name: 'redis',
+    presence,
     async start(handlers) {
-      if (cmd) throw new TypeError('redisBroker: start() was already called');
+      if (cmd) throw new TypeError('createRedisBroker: start() was already called');
       events = handlers;
-      const c = makeClient(url, options.connectTimeout ?? 10_000, delay);
+      const c = makeClient(url, connectTimeout, delay);
       const s = c.duplicate();
       cmd = c;
       sub = s;
@@ -314,7 +212,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
         client.on('error', update);
         for (const event of ['ready', 'end', 'reconnecting', 'connect']) client.on(event, update);
       }
-      const timeout = options.connectTimeout ?? 10_000;
+      const timeout = connectTimeout;
       let timer: ReturnType<typeof setTimeout> | undefined;
       try {
         await Promise.race([
@@ -335,10 +233,8 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
         clearTimeout(timer);
       }
       update();
-      sweeper = setInterval(sweep, options.sweepInterval ?? 10_000);
-      sweeper.unref?.();
     },
-    async publish(channel, data, opts: PublishOptions): Promise<PublishOutcome> {
+    async publish(channel, data, opts: BrokerPublishOptions): Promise<PublishOutcome> {
       const hasKey = opts.key !== undefined;
       const reply = (await run(
         cmd,
@@ -386,27 +282,12 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
         if (sub?.isReady && !closed) await sub.unsubscribe(s.topic).catch(() => {});
       }),
     history: historyOf,
-    async presenceAdd(channel, client, ttl) {
-      await run(cmd, SCRIPTS.presenceAdd, presenceKeys(channel), [
-        client.connectionId,
-        JSON.stringify(client),
-        String(Math.max(1, Math.floor(ttl))),
-        topicPrefix + channel,
-      ]);
-    },
-    async presenceRemove(channel, client) {
-      await run(cmd, SCRIPTS.presenceRemove, presenceKeys(channel), [client.connectionId, topicPrefix + channel]);
-    },
-    async presence(channel) {
-      const reply = (await run(cmd, SCRIPTS.presenceList, presenceKeys(channel), [topicPrefix + channel])) as string[];
-      return reply.map((json) => JSON.parse(json) as PresenceClient);
-    },
     available: () => up,
     async close() {
       if (closed) return;
       closed = true;
-      if (sweeper) clearInterval(sweeper);
       events = undefined;
+      await presence.close();
       subs.clear();
       up = false;
       for (const client of [sub, cmd]) {
@@ -418,13 +299,5 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
   };
 }
 
-/** The URL without its password, for messages. */
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'the configured Redis URL';
-  }
-}
+/** @deprecated Use `createRedisBroker`; this name goes away in the next release. */
+export const redisBroker = createRedisBroker;

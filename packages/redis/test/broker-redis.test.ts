@@ -1,16 +1,28 @@
-import { runBrokerConformance } from '@tether/server/testing';
+import { runBrokerConformance, runPresenceConformance } from '@tether/broker/testing';
 import { afterAll } from 'vitest';
-import { redisBroker } from '../src/index.js';
-import { deleteKeys, PREFIX, REDIS_URL, redisUnreachable, reportUnreachable } from './redis-env.js';
+import { createRedisBroker } from '../src/index.js';
+import { deleteKeys, PREFIX, REDIS_URL, redisUnreachable, reportUnreachable } from '../src/testing.js';
 
 const unreachable = await redisUnreachable();
 reportUnreachable(unreachable);
+const skip = unreachable === undefined ? {} : { skip: unreachable };
 
-runBrokerConformance('redis', () => redisBroker({ url: REDIS_URL, prefix: PREFIX }), {
+runBrokerConformance('redis', () => createRedisBroker({ url: REDIS_URL, prefix: PREFIX }), {
   clock: 'real',
   shared: true,
-  ...(unreachable === undefined ? {} : { skip: unreachable }),
+  ...skip,
 });
+
+// The store under test is the broker's own `presence`: it shares the broker's connections and
+// hears joins and leaves on the broker's subscriptions.
+runPresenceConformance(
+  'redis',
+  () => {
+    const broker = createRedisBroker({ url: REDIS_URL, prefix: PREFIX });
+    return { broker, presence: broker.presence };
+  },
+  { clock: 'real', shared: true, ...skip },
+);
 
 afterAll(async () => {
   if (unreachable === undefined) await deleteKeys();

@@ -1,17 +1,26 @@
-import type { Broker, PublishOptions } from '@tether/server';
-import { type EventRecorder, recordEvents, waitFor } from '@tether/server/testing';
+import type { BrokerPublishOptions } from '@tether/broker';
+import { type EventRecorder, recordEvents, waitFor } from '@tether/broker/testing';
 import { createClient } from 'redis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { type RedisBrokerOptions, redisBroker } from '../src/index.js';
-import { deleteKeys, PREFIX, REDIS_URL, redisUnreachable, reportUnreachable } from './redis-env.js';
-import { type PrivateRedis, redisServerMissing, reportServerMissing, startPrivateRedis } from './redis-server.js';
+import { createRedisBroker, type RedisBroker, type RedisBrokerOptions } from '../src/index.js';
+import {
+  deleteKeys,
+  PREFIX,
+  type PrivateRedis,
+  REDIS_URL,
+  redisServerMissing,
+  redisUnreachable,
+  reportServerMissing,
+  reportUnreachable,
+  startPrivateRedis,
+} from '../src/testing.js';
 
 const unreachable = await redisUnreachable();
 reportUnreachable(unreachable);
 const noServer = redisServerMissing();
 reportServerMissing(noServer, '@tether/redis tests');
 
-const opts = (over: Partial<PublishOptions> = {}): PublishOptions => ({
+const opts = (over: Partial<BrokerPublishOptions> = {}): BrokerPublishOptions => ({
   historySize: 1000,
   historyTtl: 60_000,
   dedupTtl: 60_000,
@@ -19,16 +28,17 @@ const opts = (over: Partial<PublishOptions> = {}): PublishOptions => ({
 });
 
 interface Node {
-  broker: Broker;
+  broker: RedisBroker;
   events: EventRecorder;
 }
 
 const nodes: Node[] = [];
 const node = async (extra: RedisBrokerOptions = {}): Promise<Node> => {
-  const broker = redisBroker({ url: REDIS_URL, prefix: PREFIX, ...extra });
+  const broker = createRedisBroker({ url: REDIS_URL, prefix: PREFIX, ...extra });
   const events = recordEvents();
   nodes.push({ broker, events });
   await broker.start(events);
+  await broker.presence.start(events);
   return { broker, events };
 };
 
@@ -39,7 +49,7 @@ afterAll(async () => {
   if (unreachable === undefined) await deleteKeys();
 });
 
-describe.skipIf(unreachable !== undefined)('redisBroker across nodes', () => {
+describe.skipIf(unreachable !== undefined)('createRedisBroker across nodes', () => {
   it('delivers every publication to every node in one global offset order under concurrent publishers', async () => {
     const [a, b, c] = [await node(), await node(), await node()];
     const ch = `room:cross-${Date.now()}`;
@@ -85,19 +95,19 @@ describe.skipIf(unreachable !== undefined)('redisBroker across nodes', () => {
     const ch = `room:presence-${Date.now()}`;
     await a.broker.subscribe(ch);
     await b.broker.subscribe(ch);
-    await a.broker.presenceAdd(ch, { user: 'ann', connectionId: 'a1', info: { name: 'Ann' } }, 300);
-    await b.broker.presenceAdd(ch, { user: 'bob', connectionId: 'b1' }, 60_000);
+    await a.broker.presence.add(ch, { user: 'ann', connectionId: 'a1', info: { name: 'Ann' } }, 300);
+    await b.broker.presence.add(ch, { user: 'bob', connectionId: 'b1' }, 60_000);
     await waitFor(() => b.events.joins.length === 2 && a.events.joins.length === 2, 3000, 'joins on both nodes');
     expect(b.events.joins.map((j) => j.client.connectionId)).toEqual(['a1', 'b1']);
-    expect((await b.broker.presence(ch)).map((c) => c.user).sort()).toEqual(['ann', 'bob']);
-    // Node A dies without removing its entry; nobody calls presence(): B's sweep must notice.
+    expect((await b.broker.presence.list(ch)).map((c) => c.user).sort()).toEqual(['ann', 'bob']);
+    // Node A dies without removing its entry; nobody calls list(): B's sweep must notice.
     await a.broker.close();
     await waitFor(() => b.events.leaves.length === 1, 3000, 'the leave of the crashed node’s connection');
     expect(b.events.leaves[0]).toEqual({
       channel: ch,
       client: { user: 'ann', connectionId: 'a1', info: { name: 'Ann' } },
     });
-    expect((await b.broker.presence(ch)).map((c) => c.user)).toEqual(['bob']);
+    expect((await b.broker.presence.list(ch)).map((c) => c.user)).toEqual(['bob']);
   });
 
   it('keeps one Redis subscription per node per channel, however often the node subscribes', async () => {
@@ -116,7 +126,7 @@ describe.skipIf(unreachable !== undefined)('redisBroker across nodes', () => {
   });
 });
 
-describe.skipIf(noServer !== undefined)('redisBroker when Redis goes away', () => {
+describe.skipIf(noServer !== undefined)('createRedisBroker when Redis goes away', () => {
   let redis: PrivateRedis | undefined;
   afterEach(async () => {
     for (const n of nodes.splice(0)) await n.broker.close();
@@ -126,7 +136,7 @@ describe.skipIf(noServer !== undefined)('redisBroker when Redis goes away', () =
 
   it('rejects with unavailable while Redis is down, reports it, and loses no acknowledged publication', async () => {
     redis = await startPrivateRedis();
-    const a = await node({ url: redis.url, reconnectDelay: { min: 20, max: 100 } });
+    const a = await node({ url: redis.url, reconnect: { minDelay: 20, maxDelay: 100 } });
     const ch = 'room:outage';
     await a.broker.subscribe(ch);
     const acked = [];
@@ -142,7 +152,7 @@ describe.skipIf(noServer !== undefined)('redisBroker when Redis goes away', () =
       code: 'unavailable',
     });
     await expect(a.broker.history(ch)).rejects.toMatchObject({ code: 'unavailable' });
-    await expect(a.broker.presence(ch)).rejects.toMatchObject({ code: 'unavailable' });
+    await expect(a.broker.presence.list(ch)).rejects.toMatchObject({ code: 'unavailable' });
 
     await redis.restart();
     await waitFor(() => a.broker.available(), 5000, 'availability to return');
@@ -159,7 +169,7 @@ describe.skipIf(noServer !== undefined)('redisBroker when Redis goes away', () =
 
   it('starts a new epoch when Redis comes back without its data, so the loss shows', async () => {
     redis = await startPrivateRedis(false);
-    const a = await node({ url: redis.url, reconnectDelay: { min: 20, max: 100 } });
+    const a = await node({ url: redis.url, reconnect: { minDelay: 20, maxDelay: 100 } });
     const ch = 'room:amnesia';
     await a.broker.subscribe(ch);
     const before = (await a.broker.publish(ch, 'before', opts())).publication;
@@ -186,7 +196,7 @@ describe.skipIf(noServer !== undefined)('redisBroker when Redis goes away', () =
     redis = await startPrivateRedis(false);
     const url = redis.url;
     await redis.kill();
-    const broker = redisBroker({ url, prefix: PREFIX, connectTimeout: 300 });
+    const broker = createRedisBroker({ url, prefix: PREFIX, connectTimeout: 300 });
     const started = Date.now();
     await expect(broker.start(recordEvents())).rejects.toMatchObject({
       name: 'BrokerUnavailableError',
@@ -201,7 +211,7 @@ describe.skipIf(noServer !== undefined)('redisBroker when Redis goes away', () =
     redis = await startPrivateRedis();
     const url = redis.url;
     const a = await node({ url });
-    const b = await node({ url, reconnectDelay: { min: 400, max: 400 } });
+    const b = await node({ url, reconnect: { minDelay: '400ms', maxDelay: '400ms' } });
     const ch = 'room:gap-from-empty';
     await b.broker.subscribe(ch);
     const admin = createClient({ url });
@@ -224,7 +234,7 @@ describe.skipIf(noServer !== undefined)('redisBroker when Redis goes away', () =
     const url = redis.url;
     const a = await node({ url });
     // A slow reconnect keeps B deaf long enough for the publications below to miss it.
-    const b = await node({ url, reconnectDelay: { min: 400, max: 400 } });
+    const b = await node({ url, reconnect: { minDelay: '400ms', maxDelay: '400ms' } });
     const ch = 'room:gap';
     await b.broker.subscribe(ch);
     await a.broker.publish(ch, 1, opts());

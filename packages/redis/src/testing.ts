@@ -1,14 +1,70 @@
 /**
- * A private redis-server for tests that must stop and restart Redis: the shared one at
- * REDIS_URL belongs to everybody and is never stopped. Persistence is on (AOF, fsync always),
- * as in a deployment that promises not to lose acknowledged publications.
+ * `@tether/redis/testing`: what tests that need Redis share (this package's and the server's
+ * multi-node tests). Where Redis is, a key prefix unique to this run, whether Redis answers (tests
+ * skip with a printed reason when it does not, and fail under CI=true), removal of this run's
+ * keys — never anyone else's — and a private `redis-server` for tests that must stop and restart
+ * Redis: the shared one at REDIS_URL belongs to everybody and is never stopped.
+ *
+ * Test-only entry: it imports `vitest` (an optional peer dependency of this package).
+ * @module
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createClient } from 'redis';
 import { it } from 'vitest';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const PREFIX = `tether-test:${Date.now().toString(36)}-${randomBytes(3).toString('hex')}:`;
+
+/** Undefined when Redis answers PING; otherwise why it does not. */
+export async function redisUnreachable(url = REDIS_URL): Promise<string | undefined> {
+  const client = createClient({ url, socket: { connectTimeout: 1000, reconnectStrategy: false } });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.ping();
+    return undefined;
+  } catch (error) {
+    return `Redis unreachable at ${url}: ${error instanceof Error ? error.message : String(error)}`;
+  } finally {
+    if (client.isOpen) client.destroy();
+  }
+}
+
+/**
+ * Prints why the Redis tests are skipped; under CI=true registers a failing test instead,
+ * because CI promised a Redis service.
+ */
+export function reportUnreachable(reason: string | undefined): void {
+  if (reason === undefined) return;
+  if (process.env.CI === 'true') {
+    it('has a reachable Redis (required under CI=true)', () => {
+      throw new Error(reason);
+    });
+  } else {
+    process.stderr.write(`[@tether/redis tests] skipped: ${reason}\n`);
+  }
+}
+
+/** Deletes every key under `prefix` (SCAN, never FLUSHALL). */
+export async function deleteKeys(prefix = PREFIX, url = REDIS_URL): Promise<number> {
+  const client = createClient({ url });
+  client.on('error', () => {});
+  await client.connect();
+  let deleted = 0;
+  try {
+    for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) {
+      if (keys.length > 0) deleted += await client.del(keys);
+    }
+  } finally {
+    client.destroy();
+  }
+  return deleted;
+}
 
 /** Undefined when `redis-server` can be run here; otherwise why not. */
 export function redisServerMissing(): string | undefined {
@@ -34,7 +90,11 @@ export interface PrivateRedis {
   dispose(): Promise<void>;
 }
 
-/** @param persist AOF with fsync on every write (default), or no persistence at all: a restart then comes back empty. */
+/**
+ * Starts a private `redis-server` on a free loopback port, killed by PID. Persistence is on by
+ * default (AOF, fsync always), as in a deployment that promises not to lose acknowledged publications.
+ * @param persist AOF with fsync on every write (default), or no persistence at all: a restart then comes back empty.
+ */
 export async function startPrivateRedis(persist = true): Promise<PrivateRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'tether-redis-'));
@@ -99,6 +159,6 @@ export function reportServerMissing(reason: string | undefined, what: string): v
       throw new Error(reason);
     });
   } else {
-    console.warn(`[${what}] Redis outage tests skipped: ${reason}`);
+    process.stderr.write(`[${what}] Redis outage tests skipped: ${reason}\n`);
   }
 }
