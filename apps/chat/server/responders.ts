@@ -1,200 +1,92 @@
 /**
- * The chat app's back end: the four RPC methods of docs/CHAT.md on a Tether server, with
- * sessions kept in memory and owned by the user who created them, and a small deterministic
- * "assistant" that streams its reply word by word on `chat:<sessionId>`.
- *
- * Loaded by `tether serve --plugin`: `namespaces` is read before the server is created and
- * `setup(tether)` is called before it listens.
+ * The chat app's back end, loaded by `tether serve --plugin`: `namespaces` and `authorize` are
+ * read before the server is created, and `setup(tether)` runs before it listens. Rooms live in
+ * `rooms.ts`, the assistant in `assistant.ts`, both on the SQLite file of `db.ts`.
  * @module
  */
-import { type AuthorizeHook, RpcError, type TetherServer } from '@tether/server';
+import { join, resolve } from 'node:path';
+import type { AuthorizeHook, TetherServer } from '@tether/server';
+import { type Assistant, setupAssistant } from './assistant.js';
+import { type ChatDb, openChatDb } from './db.js';
+import { openAiFromEnv } from './openai.js';
+import { echoResponder, type Responder } from './responder.js';
+import { type Rooms, setupRooms } from './rooms.js';
 
-export interface ChatOptions {
-  /** Delay between two streamed chunks, in ms. @default 40 */
-  chunkDelay?: number;
-}
+export { chunks, echoResponder, makeTitle, replyTo } from './responder.js';
 
-interface HistoryMessage {
-  role: 'user' | 'assistant';
-  content: string;
-  event_id?: string;
-  status?: 'streaming' | 'done' | 'cancelled';
-}
-
-interface Session {
-  owner: string;
-  title?: string;
-  messages: HistoryMessage[];
-}
-
-interface Stream {
-  timer: ReturnType<typeof setTimeout> | undefined;
-  /** Publishes `END` after the chunks already queued. */
-  end: () => void;
-  stop: () => void;
-}
-
-/** The namespaces the chat app needs: only the server publishes replies; rooms track presence. */
+/**
+ * The namespaces the chat app needs. `room` and `chat` are published by server code only (the
+ * RPCs store first); `typing` is ephemeral — no history, no presence — and published by the
+ * subscribers themselves; `activity` tells every page about new rooms and messages.
+ */
 export const namespaces = {
-  chat: { publish: 'server' },
-  room: { presence: true },
+  chat: { publish: 'server', presence: false },
+  room: { publish: 'server', presence: true, history: { size: 200, ttl: '7d' } },
+  typing: { publish: 'subscribers', presence: false, history: false, maxDataSize: 200 },
+  activity: { publish: 'server', presence: false, history: { size: 100, ttl: '10m' } },
 } as const;
 
-const MAX_TEXT = 4000;
-
-function str(params: unknown, key: string, max = 200): string {
-  const v = typeof params === 'object' && params !== null ? (params as Record<string, unknown>)[key] : undefined;
-  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
-  if (typeof v !== 'string' || v.trim() === '') throw new RpcError('bad_request', `${key} must be a non-empty string`);
-  if (v.length > max) throw new RpcError('bad_request', `${key} is longer than ${max} characters`);
-  return v;
+export interface ChatOptions {
+  /** The database file. @default `$TETHER_DATA_DIR/chat.db` (`.data/chat.db`) */
+  file?: string;
+  /** The assistant. @default `openai` when `TETHER_OPENAI_BASE_URL` is set (or `TETHER_CHAT_RESPONDER=openai`), else echo */
+  responder?: Responder;
+  /** Delay between two chunks of the echo assistant, in ms. @default 40 */
+  chunkDelay?: number;
+  /** Print `Tether chat: open http://localhost:<port>` once the server listens. @default false */
+  announce?: boolean;
 }
 
-/** A short title: the first words of the first question. */
-export function makeTitle(question: string): string {
-  const words = question.trim().split(/\s+/).filter(Boolean);
-  const title = words.slice(0, 6).join(' ');
-  return words.length > 6 ? `${title}…` : title || 'New chat';
-}
-
-/** The assistant: deterministic, simple, and honest about being canned. */
-export function replyTo(text: string): string {
-  const q = text.trim();
-  const words = q.split(/\s+/).filter(Boolean);
-  const lower = q.toLowerCase();
-  if (/^(hi|hello|hey)\b/.test(lower))
-    return 'Hello! I am the Tether demo assistant. Ask me anything and I will stream an answer word by word.';
-  if (lower === 'help' || lower.includes('what can you do'))
-    return 'I can restate your question, count its words and characters, and show how a streamed reply survives a reconnect. Try cancelling me halfway through a long answer.';
-  const math = /^\s*(-?\d+(?:\.\d+)?)\s*([+\-*/])\s*(-?\d+(?:\.\d+)?)\s*\??\s*$/.exec(q);
-  if (math) {
-    const a = Number(math[1]);
-    const b = Number(math[3]);
-    const r = math[2] === '+' ? a + b : math[2] === '-' ? a - b : math[2] === '*' ? a * b : a / b;
-    return `${a} ${math[2]} ${b} = ${r}.`;
-  }
-  const kind = q.endsWith('?') ? 'a question' : 'a statement';
-  const head = words.slice(0, 12).join(' ');
-  return `You wrote ${kind} of ${words.length} ${words.length === 1 ? 'word' : 'words'} and ${q.length} characters: "${head}${words.length > 12 ? ' …' : ''}". I am a canned demo assistant with no language model, so I can only restate it. Each word of this answer is one publication on the session's channel.`;
-}
-
-/** Splits a reply into chunks that concatenate back to it exactly: each word with its leading space. */
-export function chunks(reply: string): string[] {
-  return reply.split(/(?= )/);
-}
-
-/** Registers `chat.send`, `chat.history`, `chat.title` and `chat.cancel` on `tether`. */
 export interface Chat {
-  /** Stops every reply still streaming. */
-  close: () => void;
-  /**
-   * The `authorize` hook for `chat:<sessionId>` channels: only the session's owner may subscribe.
-   * The first user to subscribe to an unknown session claims it (the store subscribes before its
-   * first `chat.send`, so that no chunk is missed); session ids are random, so nobody can guess one.
-   */
+  readonly db: ChatDb;
+  /** The `authorize` hook: `chat:<id>` only for its owner; `room:`/`typing:` only for rooms that exist. */
   authorize: AuthorizeHook;
+  /** Aborts running replies: deterministic ones resume on the next start, others are marked interrupted. */
+  stopReplies: () => Promise<void>;
+  /** Stops the replies and closes the database. */
+  close: () => Promise<void>;
 }
 
 export function setupChat(tether: TetherServer, options: ChatOptions = {}): Chat {
-  const delay = options.chunkDelay ?? 40;
-  const sessions = new Map<string, Session>();
-  const streams = new Map<string, Stream>();
-  let n = 0;
+  const file = options.file ?? join(resolve(process.env.TETHER_DATA_DIR || '.data'), 'chat.db');
+  const db = openChatDb(file);
+  const echo = echoResponder(options.chunkDelay ?? 40);
+  const main = options.responder ?? openAiFromEnv() ?? echo;
+  const byName = new Map<string, Responder>([
+    [echo.name, echo],
+    [main.name, main],
+  ]);
+  const assistant: Assistant = setupAssistant(tether, db, { default: main, byName });
+  const rooms: Rooms = setupRooms(tether, db);
+  tether.logger.info({ file, responder: main.name }, 'chat app set up');
 
-  /** The session if `user` owns it; `forbidden` if someone else does; unknown ids are empty sessions. */
-  const own = (sessionId: string, user: string): Session => {
-    const s = sessions.get(sessionId);
-    if (!s) return { owner: user, messages: [] };
-    if (s.owner !== user) throw new RpcError('forbidden', `chat session ${sessionId} belongs to another user`);
-    return s;
-  };
-
-  tether.rpc('chat.send', (params, ctx) => {
-    const sessionId = str(params, 'sessionId');
-    const text = str(params, 'text', MAX_TEXT);
-    const session = own(sessionId, ctx.user);
-    sessions.set(sessionId, session); // the first chat.send creates the session and makes its sender the owner
-    if (session.title === undefined) session.title = makeTitle(text);
-    const eventId = `ev-${Date.now().toString(36)}-${++n}`;
-    const answer: HistoryMessage = { role: 'assistant', content: '', event_id: eventId, status: 'streaming' };
-    session.messages.push({ role: 'user', content: text, event_id: eventId }, answer);
-    const channel = `chat:${sessionId}`;
-    let seq = 0;
-    // Publications are chained so they reach the broker in order; the key makes a retry harmless.
-    let pending: Promise<unknown> = Promise.resolve();
-    const emit = (type: string, content?: string): void => {
-      const data = content === undefined ? { type } : { type, content };
-      const key = `${eventId}:${seq++}`;
-      pending = pending
-        .then(() => tether.publish(channel, { event_id: eventId, session_id: sessionId, data }, { key }))
-        .catch((err: unknown) => tether.logger.warn({ err, channel }, 'chat publish failed'));
-    };
-    const parts = chunks(replyTo(text));
-    let i = 0;
-    const stream: Stream = {
-      timer: undefined,
-      end: () => emit('END'),
-      stop: () => {
-        if (stream.timer) clearTimeout(stream.timer);
-        streams.delete(eventId);
-      },
-    };
-    const step = (): void => {
-      const part = parts[i++];
-      if (part !== undefined) {
-        answer.content += part;
-        emit('MESSAGE', part);
-        stream.timer = setTimeout(step, delay);
-        return;
-      }
-      answer.status = 'done';
-      emit('FINISH');
-      emit('END');
-      stream.stop();
-    };
-    streams.set(eventId, stream);
-    stream.timer = setTimeout(step, delay);
-    return { eventId };
-  });
-
-  tether.rpc('chat.history', (params, ctx) => {
-    const session = own(str(params, 'sessionId'), ctx.user);
-    const result: { messages: HistoryMessage[]; title?: string } = {
-      messages: session.messages.map((m) => ({ ...m })),
-    };
-    if (session.title !== undefined) result.title = session.title;
-    return result;
-  });
-
-  tether.rpc('chat.title', (params, ctx) => {
-    const session = own(str(params, 'sessionId'), ctx.user);
-    return { title: session.title ?? 'New chat' };
-  });
-
-  tether.rpc('chat.cancel', (params, ctx) => {
-    const sessionId = str(params, 'sessionId');
-    const eventId = str(params, 'eventId');
-    const session = own(sessionId, ctx.user);
-    const stream = streams.get(eventId);
-    const answer = session.messages.find((m) => m.role === 'assistant' && m.event_id === eventId);
-    if (stream && answer) {
-      stream.stop();
-      answer.status = 'cancelled';
-      stream.end();
+  // Work a previous process left half done needs the broker, which runs once the server listens.
+  tether.httpServer.once('listening', () => {
+    if (options.announce) {
+      const address = tether.httpServer.address();
+      const port = typeof address === 'object' && address ? address.port : 8088;
+      process.stdout.write(`\nTether chat: open http://localhost:${port}\n\n`);
     }
-    return {};
+    Promise.all([rooms.recover(), assistant.recover()]).catch((err: unknown) =>
+      tether.logger.error({ err }, 'chat recovery failed'),
+    );
   });
 
+  let closed: Promise<void> | undefined;
   return {
-    close: () => {
-      for (const s of [...streams.values()]) s.stop();
+    db,
+    authorize(ctx, channel) {
+      const colon = channel.indexOf(':');
+      const ns = channel.slice(0, colon);
+      const rest = channel.slice(colon + 1);
+      if (ns === 'chat') return assistant.mayUse(ctx, rest);
+      if (ns === 'room' || ns === 'typing') return rooms.exists(rest);
+      return true;
     },
-    authorize: (ctx, channel) => {
-      if (!channel.startsWith('chat:')) return true;
-      const sessionId = channel.slice('chat:'.length);
-      const session = sessions.get(sessionId);
-      if (!session) sessions.set(sessionId, { owner: ctx.user, messages: [] });
-      return !session || session.owner === ctx.user;
+    stopReplies: () => assistant.close(),
+    close() {
+      closed ??= assistant.close().finally(() => db.close());
+      return closed;
     },
   };
 }
@@ -206,5 +98,8 @@ export const authorize: AuthorizeHook = (ctx, channel, action) => active?.author
 
 /** The `tether serve --plugin` entry point. */
 export function setup(tether: TetherServer): void {
-  active = setupChat(tether);
+  const chat = setupChat(tether, { announce: true });
+  active = chat;
+  // The CLI drains on these signals; stop the replies first so none is left half written.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void chat.stopReplies());
 }

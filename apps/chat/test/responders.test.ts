@@ -32,13 +32,13 @@ beforeEach(async () => {
     namespaces,
     authorize: (ctx, channel, action) => chat.authorize(ctx, channel, action),
   });
-  chat = setupChat(server, { chunkDelay: 5 });
+  chat = setupChat(server, { file: ':memory:', chunkDelay: 5 });
   const { port } = await server.listen();
   url = `ws://127.0.0.1:${port}/ws`;
 });
 
 afterEach(async () => {
-  chat.close();
+  await chat.close();
   for (const c of clients.splice(0)) c.close();
   await server.close({ deadline: 1000 });
 });
@@ -148,6 +148,7 @@ describe('chat responders', () => {
     const denied = bob.subscribe('chat:s3');
     await expect(denied.ready).rejects.toMatchObject({ code: 'forbidden' });
     // The owner still can; an unknown session is empty, not an error.
+    await expect(ann.rpc('chat.title', { sessionId: 's3' })).resolves.toEqual({ title: 'secret plans' });
     await expect(ann.rpc('chat.history', { sessionId: 's3' })).resolves.toMatchObject({ title: 'secret plans' });
     await expect(bob.rpc('chat.history', { sessionId: 'fresh' })).resolves.toEqual({ messages: [] });
   });
