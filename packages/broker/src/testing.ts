@@ -4,7 +4,9 @@
  * "offsets are global per channel", "a repeated key publishes nothing", "events come in offset
  * order" and "an expired entry leaves once" mean the same thing for all of them.
  *
- * Test-only entry: it imports `vitest` (an optional peer dependency of this package).
+ * Test-only entry: it imports `vitest` (4.x), which whoever runs the tests installs as a dev
+ * dependency. It is deliberately not a dependency of this package, not even an optional peer, so
+ * that installing the package brings no test tooling into a production tree.
  * @example
  * ```ts
  * import { createMemoryBroker, createMemoryPresence } from '@tether/broker';

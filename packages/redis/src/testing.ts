@@ -5,7 +5,9 @@
  * keys — never anyone else's — and a private `redis-server` for tests that must stop and restart
  * Redis: the shared one at REDIS_URL belongs to everybody and is never stopped.
  *
- * Test-only entry: it imports `vitest` (an optional peer dependency of this package).
+ * Test-only entry: it imports `vitest` (4.x), which whoever runs the tests installs as a dev
+ * dependency. It is deliberately not a dependency of this package, not even an optional peer, so
+ * that installing the package brings no test tooling into a production tree.
  * @module
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';

@@ -3,13 +3,14 @@
  * when A is killed with SIGKILL; it reconnects to node B on its own and its application sees
  * every publication exactly once, in order, with no gap reported.
  */
+
+import { waitFor } from '@tether/broker/testing';
 import { createClient, type TetherClient } from '@tether/client';
 import type { MessageFrame } from '@tether/protocol';
+import { deleteKeys, REDIS_URL, redisUnreachable, reportUnreachable } from '@tether/redis/testing';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { deleteKeys, REDIS_URL, redisUnreachable, reportUnreachable } from '../../redis/test/redis-env.js';
 import { signToken } from '../src/index.js';
-import { waitFor } from '../src/testing.js';
 import { closeClients, httpPublish, type NodeProcess, SECRET, startNode, stopNodes } from './fixtures/cluster.js';
 
 const unreachable = await redisUnreachable();

@@ -4,16 +4,19 @@
  * acknowledged publication lost.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { deleteKeys, REDIS_URL, redisUnreachable, reportUnreachable } from '../../redis/test/redis-env.js';
+import type { Publication } from '@tether/broker';
+import { waitFor } from '@tether/broker/testing';
 import {
+  deleteKeys,
   type PrivateRedis,
+  REDIS_URL,
   redisServerMissing,
+  redisUnreachable,
   reportServerMissing,
+  reportUnreachable,
   startPrivateRedis,
-} from '../../redis/test/redis-server.js';
-import type { Publication } from '../src/broker.js';
-import { waitFor } from '../src/testing.js';
+} from '@tether/redis/testing';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   closeClients,
   Follower,

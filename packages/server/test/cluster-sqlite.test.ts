@@ -5,9 +5,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Publication } from '@tether/broker';
+import { waitFor } from '@tether/broker/testing';
 import { afterAll, afterEach, expect, it } from 'vitest';
-import type { Publication } from '../src/broker.js';
-import { waitFor } from '../src/testing.js';
 import { closeClients, httpPublish, RawClient, startNode, stopNodes } from './fixtures/cluster.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tether-cluster-sqlite-'));
