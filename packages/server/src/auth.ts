@@ -3,7 +3,7 @@
  * `jose`, or the application's own hook), and the `Origin` allow-list.
  * @module
  */
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { createRemoteJWKSet, errors, type JWTVerifyGetKey, jwtVerify, SignJWT } from 'jose';
 
@@ -56,13 +56,31 @@ export class AuthError extends Error {
   }
 }
 
+/** The credential of an `Authorization: Bearer <credential>` header, if it has that shape. */
+export function bearer(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  return /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+}
+
+const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/**
+ * The constant-time check of an `Authorization: Bearer <api key>` header against `apiKey`;
+ * always false when there is no key.
+ */
+export function apiKeyCheck(apiKey: string | undefined): (header: string | undefined) => boolean {
+  const expected = apiKey ? sha256(apiKey) : undefined;
+  return (header) => {
+    const given = bearer(header);
+    // Hashing first makes both sides the same length, so the comparison time says nothing about the key.
+    return expected !== undefined && given !== undefined && timingSafeEqual(sha256(given), expected);
+  };
+}
+
 /** The token of an upgrade request: `Authorization: Bearer`, then `?token=`, then the `token` cookie. */
 export function extractToken(req: IncomingMessage): string | undefined {
-  const header = req.headers.authorization;
-  if (header) {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (match) return match[1];
-  }
+  const fromHeader = bearer(req.headers.authorization);
+  if (fromHeader) return fromHeader;
   const url = req.url ?? '';
   const q = url.indexOf('?');
   if (q >= 0) {

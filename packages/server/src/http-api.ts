@@ -4,10 +4,11 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type HistoryQuery, type HistoryResult, isBrokerUnavailable } from '@tether/broker';
 import { channelNameError, MAX_KEY_LENGTH, type PresenceClient, type PublishResult } from '@tether/protocol';
 import type { Registry } from 'prom-client';
-import type { HistoryResult } from './broker.js';
-import { readJsonBody, sendError, sendJson } from './http-util.js';
+import { HTTP_STATUS } from './errors.js';
+import { type BodyResult, readJsonBody, sendError, sendJson } from './http-util.js';
 import type { Logger } from './logger.js';
 import { redactUrl } from './logger.js';
 import { RpcError } from './rpc-error.js';
@@ -21,35 +22,31 @@ export interface ApiBackend {
   apiKeyValid(header: string | undefined): boolean;
   ready(): boolean;
   publish(channel: string, data: unknown, key: string | undefined): Promise<PublishResult>;
-  history(channel: string, since: number | undefined, limit: number | undefined): Promise<HistoryResult>;
+  history(channel: string, query: HistoryQuery): Promise<HistoryResult>;
   presence(channel: string): Promise<PresenceClient[]>;
   /** Present only when the development login is on. */
   devLogin?: (body: unknown) => Promise<{ token: string }>;
 }
 
-const STATUS: Record<string, number> = {
-  bad_request: 400,
-  unauthorized: 401,
-  forbidden: 403,
-  not_found: 404,
-  too_large: 413,
-  rate_limited: 429,
-  unavailable: 503,
-  timeout: 504,
-  internal: 500,
-};
-
 function fail(res: ServerResponse, err: unknown, logger: Logger): void {
   if (err instanceof RpcError) {
-    sendError(res, STATUS[err.code] ?? 500, err.code, err.message);
+    sendError(res, HTTP_STATUS[err.code], err.code, err.message);
     return;
   }
-  if (err instanceof Error && err.name === 'BrokerUnavailableError') {
+  if (isBrokerUnavailable(err)) {
     sendError(res, 503, 'unavailable', 'broker unavailable');
     return;
   }
   logger.error({ err }, 'HTTP API handler failed');
   sendError(res, 500, 'internal', 'internal error');
+}
+
+/** Reads a JSON body; a body that is too large or not JSON is answered here and gives `undefined`. */
+async function jsonBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<BodyResult | undefined> {
+  const body = await readJsonBody(req, limit);
+  if (body.ok) return body;
+  sendError(res, body.status, body.status === 413 ? 'too_large' : 'bad_request', body.message);
+  return undefined;
 }
 
 function intParam(value: string | null, name: string): number | undefined {
@@ -63,6 +60,31 @@ function channelParam(value: unknown): string {
   const why = channelNameError(value);
   if (why) throw new RpcError('bad_request', why);
   return value as string;
+}
+
+/**
+ * The request listener of the server's own HTTP server: the API routes, then the application's
+ * `onRequest`, else 404. A handler that throws is answered 500 and logged.
+ */
+export function requestListener(
+  handle: (req: IncomingMessage, res: ServerResponse) => boolean,
+  onRequest: ((req: IncomingMessage, res: ServerResponse) => void) | undefined,
+  logger: Logger,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    try {
+      if (handle(req, res)) return;
+      if (onRequest) onRequest(req, res);
+      else {
+        res.writeHead(404, { 'content-type': 'application/json; charset=utf-8' });
+        res.end(JSON.stringify({ error: { code: 'not_found', message: 'not found' } }));
+      }
+    } catch (err) {
+      logger.error({ err, url: redactUrl(req.url) }, 'request handler failed');
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    }
+  };
 }
 
 /**
@@ -103,11 +125,8 @@ export function handleApiRequest(backend: ApiBackend, req: IncomingMessage, res:
     case 'POST /api/publish':
       return guard(async () => {
         if (!needKey()) return;
-        const body = await readJsonBody(req, backend.maxPayload);
-        if (!body.ok) {
-          sendError(res, body.status, body.status === 413 ? 'too_large' : 'bad_request', body.message);
-          return;
-        }
+        const body = await jsonBody(req, res, backend.maxPayload);
+        if (!body?.ok) return;
         const value = body.value;
         if (typeof value !== 'object' || value === null || Array.isArray(value))
           throw new RpcError('bad_request', 'body must be an object {channel, data, key?}');
@@ -124,7 +143,10 @@ export function handleApiRequest(backend: ApiBackend, req: IncomingMessage, res:
         const channel = channelParam(url.searchParams.get('channel'));
         const since = intParam(url.searchParams.get('since'), 'since');
         const limit = intParam(url.searchParams.get('limit'), 'limit');
-        const h = await backend.history(channel, since, limit);
+        const h = await backend.history(channel, {
+          ...(since !== undefined && { since }),
+          ...(limit !== undefined && { limit }),
+        });
         sendJson(res, 200, { epoch: h.epoch, offset: h.offset, publications: h.publications });
       });
     case 'GET /api/presence':
@@ -137,11 +159,8 @@ export function handleApiRequest(backend: ApiBackend, req: IncomingMessage, res:
       const login = backend.devLogin;
       if (!login) return false;
       return guard(async () => {
-        const body = await readJsonBody(req, 16_384);
-        if (!body.ok) {
-          sendError(res, body.status, body.status === 413 ? 'too_large' : 'bad_request', body.message);
-          return;
-        }
+        const body = await jsonBody(req, res, 16_384);
+        if (!body?.ok) return;
         sendJson(res, 200, await login(body.value));
       });
     }
