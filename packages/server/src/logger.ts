@@ -22,3 +22,12 @@ export function redactUrl(url: string | undefined): string {
   const q = url.indexOf('?');
   return q < 0 ? url : `${url.slice(0, q)}?[redacted]`;
 }
+
+/** Runs `fn` so that nothing it throws can take the process down: it is logged as `<what> handler failed`. */
+export function guarded(logger: Logger, what: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    logger.error({ err }, `${what} handler failed`);
+  }
+}

@@ -1,6 +1,7 @@
 /**
  * One client connection: sending (with the slow-consumer check), liveness (heartbeat, token
- * expiry), rate and malformed-frame budgets, and the single close funnel.
+ * expiry), rate and malformed-frame budgets, and the single close funnel. Its channels are the
+ * channel registry's (`channels.ts`), not its own.
  * @module
  */
 import { CloseCode, type Codec } from '@tether/protocol';
@@ -34,22 +35,12 @@ export interface SessionSettings {
   closeTimeout: number;
 }
 
-/** @internal A subscription of this connection: `pending` until its reply is sent. */
-export interface SubscriptionEntry {
-  state: 'pending' | 'live';
-  /** Whether this connection is in the channel's presence set. */
-  present: boolean;
-}
-
 // Longest delay setTimeout accepts (about 24.8 days); later expiries are re-checked.
 const MAX_TIMEOUT = 2 ** 31 - 1;
 
 /** @internal */
 export class Session implements ClientContext {
-  readonly subs = new Map<string, SubscriptionEntry>();
-  /** Subscribes still being checked or replayed, by channel: a publish sent right after waits for its subscribe. */
-  readonly subscribing = new Map<string, Promise<void>>();
-  identity: Identity;
+  private identity: Identity;
   /** Last time any application frame arrived (ms). */
   lastSeen = Date.now();
   /** Set once the close funnel ran: nothing more is sent or handled. */
@@ -89,6 +80,17 @@ export class Session implements ClientContext {
   }
   get channels(): readonly string[] | undefined {
     return this.identity.channels;
+  }
+
+  /** When the token expires (ms since the epoch), if it does. */
+  get expiresAt(): number | undefined {
+    return this.identity.expiresAt;
+  }
+
+  /** A refreshed token for the same user: its claims replace the old ones (keeping `info` if it has none). */
+  reauthenticate(identity: Identity): void {
+    this.identity = { ...identity, info: identity.info ?? this.identity.info };
+    this.armExpiry();
   }
 
   /** The context handed to application hooks: a snapshot, so hooks cannot mutate the session. */
@@ -139,7 +141,7 @@ export class Session implements ClientContext {
   }
 
   /** (Re)schedules the 4001 close at the token's expiry. */
-  armExpiry(): void {
+  private armExpiry(): void {
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.expiryTimer = undefined;
     const at = this.identity.expiresAt;

@@ -1,0 +1,88 @@
+/**
+ * The open connections: the only owner of the set of sessions, their metrics, and the welcome
+ * each one gets once admitted.
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { type Codec, PROTOCOL_VERSION, type WelcomeFrame } from '@tether/protocol';
+import type { RawData, WebSocket } from 'ws';
+import type { Identity } from './auth.js';
+import { guarded, type Logger } from './logger.js';
+import type { ServerMetrics } from './metrics.js';
+import { type Resolved, sessionSettings } from './options.js';
+import { Session, type SessionSettings } from './session.js';
+
+export interface ConnectionHooks {
+  /** Every frame of every connection. */
+  frame(s: Session, data: RawData, isBinary: boolean): void;
+  /** The connection started closing (called once): free what it holds. */
+  closing(s: Session): void;
+}
+
+/** @internal */
+export class Connections {
+  readonly sessions = new Set<Session>();
+  private emptyWaiters: (() => void)[] = [];
+  private readonly settings: SessionSettings;
+
+  constructor(
+    private readonly o: Resolved,
+    private readonly metrics: ServerMetrics,
+    private readonly logger: Logger,
+    private readonly hooks: ConnectionHooks,
+  ) {
+    this.settings = sessionSettings(o);
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /** Resolves once no connection is open. */
+  emptied(): Promise<void> {
+    if (this.sessions.size === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.emptyWaiters.push(resolve));
+  }
+
+  /** Takes over a socket whose upgrade was admitted, and sends its welcome. */
+  open(ws: WebSocket, codec: Codec, identity: Identity, req: IncomingMessage): void {
+    const { logger, metrics } = this;
+    const session = new Session(ws, codec, randomUUID(), identity, this.settings, metrics, (s) =>
+      guarded(logger, 'release', () => this.hooks.closing(s)),
+    );
+    this.sessions.add(session);
+    metrics.connections.inc();
+    metrics.connectionsTotal.inc();
+    ws.on('error', (err) => logger.debug({ err, connectionId: session.connectionId }, 'socket error'));
+    ws.on('message', (data, isBinary) => guarded(logger, 'frame', () => this.hooks.frame(session, data, isBinary)));
+    ws.on('close', (code) => {
+      logger.debug({ connectionId: session.connectionId, code: session.closeCode ?? code }, 'connection closed');
+      guarded(logger, 'close', () => session.closed());
+      this.sessions.delete(session);
+      metrics.connections.dec();
+      metrics.disconnects.inc({ code: String(session.closeCode ?? code) });
+      if (this.sessions.size === 0) for (const wake of this.emptyWaiters.splice(0)) wake();
+    });
+    const { limits, heartbeat } = this.o;
+    const welcome: WelcomeFrame = {
+      type: 'welcome',
+      protocol: PROTOCOL_VERSION,
+      connectionId: session.connectionId,
+      user: identity.user,
+      heartbeat: { interval: heartbeat.interval, timeout: heartbeat.timeout },
+      limits: {
+        maxPayload: limits.maxPayload,
+        messagesPerSecond: limits.messagesPerSecond,
+        maxSubscriptions: limits.maxSubscriptions,
+      },
+    };
+    if (identity.expiresAt !== undefined) welcome.expiresAt = identity.expiresAt;
+    session.send(welcome);
+    session.start();
+    logger.debug(
+      { connectionId: session.connectionId, user: identity.user, codec: codec.name, ip: req.socket.remoteAddress },
+      'connection open',
+    );
+  }
+}
