@@ -1,0 +1,192 @@
+/**
+ * Frame intake and the command handlers: rate limits and decoding, then one handler per client
+ * command in a table keyed by frame type, each answered by exactly one `reply`.
+ * @module
+ */
+import type { PresenceStore } from '@tether/broker';
+import {
+  type ClientFrame,
+  type CommandFrame,
+  decodeClientFrame,
+  type RefreshFrame,
+  type RefreshResult,
+  type RpcFrame,
+} from '@tether/protocol';
+import type { RawData } from 'ws';
+import { checkAccess, claimAllows } from './access.js';
+import { AuthError, type Authenticator } from './auth.js';
+import type { Channels } from './channels.js';
+import { toErrorBody } from './errors.js';
+import type { Logger } from './logger.js';
+import type { ServerMetrics } from './metrics.js';
+import type { ChannelPolicy, Namespaces } from './namespaces.js';
+import type { AuthorizeHook, ChannelAction, RpcHandler } from './options.js';
+import type { Publisher } from './publishing.js';
+import { RpcError } from './rpc-error.js';
+import type { Session } from './session.js';
+
+/** What the handlers work with. */
+export interface CommandContext {
+  logger: Logger;
+  metrics: ServerMetrics;
+  ns: Namespaces;
+  channels: Channels;
+  publisher: Publisher;
+  presence: PresenceStore;
+  auth: Authenticator;
+  rpcs: ReadonlyMap<string, RpcHandler>;
+  /** In ms. */
+  rpcTimeout: number;
+  authorize: AuthorizeHook | undefined;
+}
+
+/** A command's answer: the reply's `result`, and what must happen right after the reply was sent. */
+export interface Answer {
+  result: unknown;
+  /** Runs in the same synchronous block as sending the reply (subscribe goes live there). */
+  afterReply?: () => void;
+}
+
+export type CommandType = CommandFrame['type'];
+export type Handler<T extends CommandType> = (s: Session, f: Extract<CommandFrame, { type: T }>) => Promise<Answer>;
+/** One handler per command frame type: a new command type does not compile until it has one. */
+export type CommandTable = { [T in CommandType]: Handler<T> };
+
+/** The handler of every command frame. A rejection becomes the failed reply (see `toErrorBody`). */
+export function commandTable(c: CommandContext): CommandTable {
+  const access = (s: Session, channel: string, action: ChannelAction, policy: ChannelPolicy): Promise<void> =>
+    checkAccess(policy, s.context(), channel, action, c.channels.has(s, channel), c.authorize);
+  return {
+    subscribe: async (s, f) => {
+      const policy = c.ns.policy(f.channel);
+      await access(s, f.channel, 'subscribe', policy);
+      const { result, goLive } = await c.channels.subscribe(s, f, policy.presence);
+      return { result, afterReply: goLive };
+    },
+    unsubscribe: async (s, f) => {
+      c.channels.remove(s, f.channel);
+      return { result: {} };
+    },
+    publish: async (s, f) => {
+      await c.channels.whenSubscribed(s, f.channel);
+      const policy = c.ns.policy(f.channel);
+      await access(s, f.channel, 'publish', policy);
+      return { result: await c.publisher.store('client', f.channel, f.data, policy, { key: f.key, from: s.user }) };
+    },
+    presence: async (s, f) => {
+      const policy = c.ns.policy(f.channel);
+      await access(s, f.channel, 'presence', policy);
+      if (!policy.presence) throw new RpcError('bad_request', `presence is off for "${f.channel}"`);
+      return { result: { clients: await c.presence.list(f.channel) } };
+    },
+    rpc: async (s, f) => ({ result: await runRpc(c, s, f) }),
+    refresh: async (s, f) => ({ result: await refresh(c, s, f) }),
+  };
+}
+
+/** Runs an RPC handler, answering `timeout` when it takes longer than `rpcTimeout`. */
+async function runRpc(c: CommandContext, s: Session, f: RpcFrame): Promise<unknown> {
+  const handler = c.rpcs.get(f.method);
+  if (!handler) throw new RpcError('not_found', `no RPC method "${f.method}"`);
+  const running = Promise.resolve().then(() => handler(f.params, s.context()));
+  const result = await withTimeout(running, c.rpcTimeout, () => {
+    // The handler keeps running; its outcome no longer has anyone to go to.
+    running.catch((err: unknown) => c.logger.warn({ err, method: f.method }, 'RPC failed after its timeout'));
+    return new RpcError('timeout', `"${f.method}" did not answer within ${c.rpcTimeout} ms`);
+  });
+  return result === undefined ? null : result;
+}
+
+/** A new token for the same user: new expiry and claims; a narrower `channels` claim ends what it no longer grants. */
+async function refresh(c: CommandContext, s: Session, f: RefreshFrame): Promise<RefreshResult> {
+  let identity: Awaited<ReturnType<Authenticator['token']>>;
+  try {
+    identity = await c.auth.token(f.token);
+  } catch (err) {
+    if (err instanceof AuthError && err.status === 503) throw new RpcError('unavailable', 'cannot verify tokens now');
+    throw new RpcError('unauthorized', 'invalid token');
+  }
+  if (identity.user !== s.user) throw new RpcError('unauthorized', 'token is for another user');
+  s.reauthenticate(identity);
+  for (const channel of c.channels.of(s)) {
+    if (claimAllows(c.ns.policy(channel), s, channel)) continue;
+    c.channels.remove(s, channel);
+    s.send({ type: 'unsubscribed', channel, reason: 'forbidden' });
+  }
+  return identity.expiresAt !== undefined ? { expiresAt: identity.expiresAt } : {};
+}
+
+/** Resolves like `p`, or rejects with `onTimeout()` after `ms`. */
+function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+    timer.unref();
+  });
+  return Promise.race([p, expired]).finally(() => clearTimeout(timer));
+}
+
+/** Builds the per-frame entry point: budgets, decoding, control frames, then the command table. */
+export function frameHandler(c: CommandContext): (s: Session, data: RawData, isBinary: boolean) => void {
+  const table = commandTable(c);
+  const handle = <T extends CommandType>(s: Session, f: Extract<CommandFrame, { type: T }>): Promise<Answer> =>
+    (table[f.type] as Handler<T>)(s, f);
+
+  /** Runs a command and sends exactly one reply, whatever happens. Never rejects. */
+  const answer = (s: Session, f: CommandFrame): Promise<void> =>
+    handle(s, f)
+      .then(
+        ({ result, afterReply }) => {
+          s.send({ type: 'reply', id: f.id, ok: true, result });
+          afterReply?.();
+        },
+        (err: unknown) => {
+          s.send({ type: 'reply', id: f.id, ok: false, error: toErrorBody(err, c.logger, f.type) });
+        },
+      )
+      .catch((err: unknown) => c.logger.error({ err }, `${f.type} reply failed`));
+
+  const dispatch = (s: Session, f: ClientFrame): void => {
+    switch (f.type) {
+      case 'ping':
+        s.send(f.id !== undefined ? { type: 'pong', id: f.id } : { type: 'pong' });
+        return;
+      case 'pong':
+        return;
+      case 'heartbeat':
+        s.send(f);
+        return;
+    }
+    const done = answer(s, f);
+    // Frames of one connection are handled in order, but a subscribe awaits the authorize hook and
+    // history; a publish sent right behind it (an offline queue flushed after resubscribing) must
+    // not be judged before the subscription exists.
+    if (f.type === 'subscribe') c.channels.track(s, f.channel, done);
+  };
+
+  return (s, data, isBinary) => {
+    if (s.closing) return;
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    c.metrics.framesIn.inc();
+    c.metrics.bytesIn.inc(bytes.length);
+    const admitted = s.admit();
+    if (s.closing) return;
+    const decoded = decodeClientFrame(bytes, s.codec, isBinary);
+    if (!admitted) {
+      const error = { code: 'rate_limited', message: 'too many frames, slow down' } as const;
+      const id = decoded.ok ? ('id' in decoded.frame ? decoded.frame.id : undefined) : decoded.id;
+      s.send(id !== undefined ? { type: 'reply', id, ok: false, error } : { type: 'error', error });
+      return;
+    }
+    if (!decoded.ok) {
+      if (s.malformedFrame()) return;
+      s.send(
+        decoded.id !== undefined
+          ? { type: 'reply', id: decoded.id, ok: false, error: decoded.error }
+          : { type: 'error', error: decoded.error },
+      );
+      return;
+    }
+    dispatch(s, decoded.frame);
+  };
+}
