@@ -9,21 +9,20 @@ import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { type Broker, createMemoryBroker } from '@tether/broker';
+import type { Duration } from '@tether/protocol';
 import { cac } from 'cac';
 import type { AuthOptions } from './auth.js';
-import type { Broker } from './broker.js';
 import { createLogger, type Logger } from './logger.js';
-import { memoryBroker } from './memory-broker.js';
 import type { NamespaceOptions } from './namespaces.js';
-import type { AuthorizeHook } from './options.js';
 import {
-  createServer,
-  type HeartbeatOptions,
+  type AuthorizeHook,
+  DEFAULTS,
   type LimitOptions,
+  type ServerHeartbeatOptions,
   type ServerOptions,
-  type TetherServer,
-} from './server.js';
-import { sqliteBroker } from './sqlite-broker.js';
+} from './options.js';
+import { createServer, type TetherServer } from './server.js';
 import { serveStatic } from './static-files.js';
 
 /** What a `--config` file may set (everything else comes from flags and the environment). */
@@ -33,17 +32,25 @@ export interface ConfigFile {
   path?: string;
   namespaces?: Record<string, NamespaceOptions>;
   limits?: LimitOptions;
-  heartbeat?: HeartbeatOptions;
+  heartbeat?: ServerHeartbeatOptions;
   allowedOrigins?: string[];
-  dedupTtl?: number | string;
-  presenceTtl?: number | string;
+  dedupTtl?: Duration;
+  presenceTtl?: Duration;
 }
 
-/** One row per option: the flag, its environment variable, and what it means (the README table mirrors this). */
+/** The broker `tether serve` uses unless told otherwise: durable on one node. */
+const DEFAULT_BROKER = 'sqlite';
+const DEFAULT_DATA_DIR = '.data';
+const { limits: L, heartbeat: H } = DEFAULTS;
+
+/**
+ * One row per option: the flag, its environment variable, what it means, and its default as
+ * printed (taken from `DEFAULTS`; the README table mirrors this).
+ */
 export const CLI_OPTIONS = [
-  ['--host <host>', 'TETHER_HOST', 'interface to bind', '0.0.0.0'],
-  ['--port <port>', 'TETHER_PORT', 'port to listen on', '8088'],
-  ['--path <path>', 'TETHER_PATH', 'WebSocket endpoint path', '/ws'],
+  ['--host <host>', 'TETHER_HOST', 'interface to bind', DEFAULTS.host],
+  ['--port <port>', 'TETHER_PORT', 'port to listen on', String(DEFAULTS.port)],
+  ['--path <path>', 'TETHER_PATH', 'WebSocket endpoint path', DEFAULTS.path],
   [
     '--jwt-secret <secret>',
     'TETHER_JWT_SECRET',
@@ -53,20 +60,30 @@ export const CLI_OPTIONS = [
   ['--jwt-public-key <pem-or-file>', 'TETHER_JWT_PUBLIC_KEY', 'RS256/ES256 public key (PEM text or a file)', ''],
   ['--jwks-url <url>', 'TETHER_JWKS_URL', 'JWKS URL for RS256/ES256 tokens', ''],
   ['--api-key <key>', 'TETHER_API_KEY', 'key for the HTTP API (none = API off)', ''],
-  ['--broker <kind>', 'TETHER_BROKER', 'memory, sqlite or redis', 'sqlite'],
-  ['--data-dir <dir>', 'TETHER_DATA_DIR', 'where the SQLite file (tether.db) lives', '.data'],
-  ['--redis-url <url>', 'TETHER_REDIS_URL', 'Redis for the redis broker', 'redis://127.0.0.1:6379'],
-  ['--redis-prefix <prefix>', 'TETHER_REDIS_PREFIX', 'key prefix in Redis', 'tether'],
-  ['--heartbeat-interval <ms>', 'TETHER_HEARTBEAT_INTERVAL', 'server ping interval', '25000'],
-  ['--heartbeat-timeout <ms>', 'TETHER_HEARTBEAT_TIMEOUT', 'silence tolerated after the interval', '10000'],
-  ['--max-payload <bytes>', 'TETHER_MAX_PAYLOAD', 'largest frame / API body', '65536'],
-  ['--max-buffered <bytes>', 'TETHER_MAX_BUFFERED', 'send buffer per client before 4009', '1048576'],
-  ['--messages-per-second <n>', 'TETHER_MESSAGES_PER_SECOND', 'per-connection rate limit', '50'],
-  ['--max-subscriptions <n>', 'TETHER_MAX_SUBSCRIPTIONS', 'channels per connection', '100'],
-  ['--max-connections <n>', 'TETHER_MAX_CONNECTIONS', 'connections per server (then 503)', '10000'],
+  [
+    '--broker <kind>',
+    'TETHER_BROKER',
+    'memory, sqlite (needs @tether/sqlite) or redis (needs @tether/redis)',
+    DEFAULT_BROKER,
+  ],
+  ['--data-dir <dir>', 'TETHER_DATA_DIR', 'where the SQLite file (tether.db) lives', DEFAULT_DATA_DIR],
+  ['--redis-url <url>', 'TETHER_REDIS_URL', 'Redis for the redis broker', '@tether/redis default (local Redis)'],
+  ['--redis-prefix <prefix>', 'TETHER_REDIS_PREFIX', 'key prefix in Redis', '@tether/redis default'],
+  ['--heartbeat-interval <ms>', 'TETHER_HEARTBEAT_INTERVAL', 'server ping interval', String(H.interval)],
+  ['--heartbeat-timeout <ms>', 'TETHER_HEARTBEAT_TIMEOUT', 'silence tolerated after the interval', String(H.timeout)],
+  ['--max-payload <bytes>', 'TETHER_MAX_PAYLOAD', 'largest frame / API body', String(L.maxPayload)],
+  ['--max-buffered <bytes>', 'TETHER_MAX_BUFFERED', 'send buffer per client before 4009', String(L.maxBuffered)],
+  ['--messages-per-second <n>', 'TETHER_MESSAGES_PER_SECOND', 'per-connection rate limit', String(L.messagesPerSecond)],
+  ['--max-subscriptions <n>', 'TETHER_MAX_SUBSCRIPTIONS', 'channels per connection', String(L.maxSubscriptions)],
+  ['--max-connections <n>', 'TETHER_MAX_CONNECTIONS', 'connections per server (then 503)', String(L.maxConnections)],
   ['--static <dir>', 'TETHER_STATIC_DIR', 'serve a built web app (e.g. the chat app) at /', ''],
   ['--allowed-origins <list>', 'TETHER_ALLOWED_ORIGINS', 'comma-separated; empty = same origin only', ''],
-  ['--drain-deadline <ms>', 'TETHER_DRAIN_DEADLINE', 'SIGTERM/SIGINT: exit within this', '10000'],
+  [
+    '--drain-deadline <ms>',
+    'TETHER_DRAIN_DEADLINE',
+    'SIGTERM/SIGINT: exit within this',
+    String(DEFAULTS.drainDeadline),
+  ],
   ['--log-level <level>', 'TETHER_LOG_LEVEL', 'pino level', 'info'],
   ['--config <file>', 'TETHER_CONFIG', 'JSON config file (namespaces, limits, …)', ''],
   [
@@ -98,31 +115,40 @@ function num(value: string | undefined, name: string): number | undefined {
   return n;
 }
 
+/**
+ * Loads an optional broker package. Only its own absence gets the "install it" message; any other
+ * failure (a native module that did not build, say) is reported as it is.
+ */
+async function optional<T>(load: () => Promise<T>, pkg: string, kind: string): Promise<T> {
+  try {
+    return await load();
+  } catch (err) {
+    const missing =
+      err instanceof Error &&
+      (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' &&
+      err.message.includes(`'${pkg}'`);
+    if (!missing) throw err;
+    throw new TypeError(`the ${kind} broker needs ${pkg}: npm install ${pkg} (or run with --broker memory)`);
+  }
+}
+
 async function makeBroker(kind: string, get: (flag: string) => string | undefined, logger: Logger): Promise<Broker> {
   switch (kind) {
     case 'memory':
-      return memoryBroker();
+      return createMemoryBroker();
     case 'sqlite': {
-      const dir = resolve(get('--data-dir <dir>') ?? '.data');
+      const { createSqliteBroker } = await optional(() => import('@tether/sqlite'), '@tether/sqlite', 'sqlite');
+      const dir = resolve(get('--data-dir <dir>') ?? DEFAULT_DATA_DIR);
       await mkdir(dir, { recursive: true });
       const file = join(dir, 'tether.db');
       logger.info({ file }, 'sqlite broker');
-      return sqliteBroker({ file });
+      return createSqliteBroker({ file });
     }
     case 'redis': {
-      // A variable specifier: @tether/redis depends on this package, so a static import would be a cycle.
-      const specifier = '@tether/redis';
-      let mod: { redisBroker?: (options: { url: string; prefix: string }) => Broker };
-      try {
-        mod = (await import(specifier)) as typeof mod;
-      } catch {
-        throw new TypeError('TETHER_BROKER=redis needs the @tether/redis package: npm install @tether/redis');
-      }
-      if (typeof mod.redisBroker !== 'function') throw new TypeError('@tether/redis does not export redisBroker');
-      return mod.redisBroker({
-        url: get('--redis-url <url>') ?? 'redis://127.0.0.1:6379',
-        prefix: get('--redis-prefix <prefix>') ?? 'tether',
-      });
+      const { createRedisBroker } = await optional(() => import('@tether/redis'), '@tether/redis', 'redis');
+      const url = get('--redis-url <url>');
+      const prefix = get('--redis-prefix <prefix>');
+      return createRedisBroker({ ...(url !== undefined && { url }), ...(prefix !== undefined && { prefix }) });
     }
     default:
       throw new TypeError(`unknown broker "${kind}": use memory, sqlite or redis`);
@@ -196,7 +222,7 @@ export async function serveOptions(flags: Flags, logger: Logger): Promise<Server
   setLimit('messagesPerSecond', '--messages-per-second <n>');
   setLimit('maxSubscriptions', '--max-subscriptions <n>');
   setLimit('maxConnections', '--max-connections <n>');
-  const heartbeat: HeartbeatOptions = { ...config.heartbeat };
+  const heartbeat: ServerHeartbeatOptions = { ...config.heartbeat };
   const interval = num(get('--heartbeat-interval <ms>'), 'heartbeat interval');
   const timeout = num(get('--heartbeat-timeout <ms>'), 'heartbeat timeout');
   if (interval !== undefined) heartbeat.interval = interval;
@@ -204,16 +230,16 @@ export async function serveOptions(flags: Flags, logger: Logger): Promise<Server
 
   const apiKey = get('--api-key <key>');
   const options: ServerOptions = {
-    host: get('--host <host>') ?? config.host ?? '0.0.0.0',
-    port: num(get('--port <port>'), 'port') ?? config.port ?? 8088,
-    path: get('--path <path>') ?? config.path ?? '/ws',
+    host: get('--host <host>') ?? config.host ?? DEFAULTS.host,
+    port: num(get('--port <port>'), 'port') ?? config.port ?? DEFAULTS.port,
+    path: get('--path <path>') ?? config.path ?? DEFAULTS.path,
     auth,
     logger,
-    broker: await makeBroker(get('--broker <kind>') ?? 'sqlite', get, logger),
+    broker: await makeBroker(get('--broker <kind>') ?? DEFAULT_BROKER, get, logger),
     limits,
     heartbeat,
     devLogin: dev,
-    drainDeadline: num(get('--drain-deadline <ms>'), 'drain deadline') ?? 10_000,
+    drainDeadline: num(get('--drain-deadline <ms>'), 'drain deadline') ?? DEFAULTS.drainDeadline,
   };
   if (apiKey) options.apiKey = apiKey;
   else if (dev) {
@@ -281,7 +307,8 @@ export async function main(argv: string[]): Promise<TetherServer | undefined> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'draining before exit');
-    const deadline = num(setting(flags, '--drain-deadline <ms>', 'TETHER_DRAIN_DEADLINE'), 'drain deadline') ?? 10_000;
+    const deadline =
+      num(setting(flags, '--drain-deadline <ms>', 'TETHER_DRAIN_DEADLINE'), 'drain deadline') ?? DEFAULTS.drainDeadline;
     // If draining itself hangs, leave anyway shortly after the deadline.
     setTimeout(() => process.exit(1), deadline + 2_000).unref();
     tether.close({ deadline }).then(

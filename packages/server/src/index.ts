@@ -1,12 +1,21 @@
 /**
  * `@tether/server`: the Tether server on `ws` — authentication before the upgrade, channels with
- * history and recovery, presence, RPC, the HTTP API, limits, draining and metrics.
+ * history and recovery, presence, RPC, the HTTP API, limits, draining and metrics. The broker
+ * and presence contracts (and their in-memory implementations) come from `@tether/broker` and are
+ * re-exported here.
  * @example
  * import { createServer } from '@tether/server';
  * const tether = createServer({ port: 8088, auth: { jwtSecret: process.env.TETHER_JWT_SECRET } });
  * await tether.listen();
  * @module
  */
+import type { BrokerPublishOptions } from '@tether/broker';
+
+export * from '@tether/broker';
+/** @deprecated Renamed `BrokerPublishOptions` (`ServerPublishOptions` is `tether.publish`'s). */
+export type PublishOptions = BrokerPublishOptions;
+export { type Duration, toMs } from '@tether/protocol';
+export type { SqliteBrokerOptions } from '@tether/sqlite';
 export {
   AuthError,
   type AuthOptions,
@@ -16,10 +25,7 @@ export {
   type SignTokenOptions,
   signToken,
 } from './auth.js';
-export * from './broker.js';
-export { type Duration, toMs } from '@tether/protocol';
 export type { Logger } from './logger.js';
-export { type MemoryBrokerOptions, memoryBroker } from './memory-broker.js';
 export {
   type ChannelPolicy,
   DEFAULT_NAMESPACE,
@@ -28,6 +34,7 @@ export {
   type PublishPolicy,
   type SubscribePolicy,
 } from './namespaces.js';
+export { DEFAULTS as SERVER_DEFAULTS } from './options.js';
 export { subscribeResult } from './recovery.js';
 export { RpcError } from './rpc-error.js';
 export {
@@ -38,10 +45,11 @@ export {
   createServer,
   type HeartbeatOptions,
   type LimitOptions,
-  type PublishOptions as ServerPublishOptions,
   type RpcHandler,
+  type ServerHeartbeatOptions,
   type ServerOptions,
+  type ServerPublishOptions,
   type TetherServer,
 } from './server.js';
-export { type SqliteBrokerOptions, sqliteBroker } from './sqlite-broker.js';
+export { sqliteBroker } from './sqlite-lazy.js';
 export { type StaticOptions, serveStatic } from './static-files.js';

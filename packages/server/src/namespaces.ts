@@ -2,8 +2,7 @@
  * Namespace options (history, presence, who may publish and subscribe) and channel patterns.
  * @module
  */
-import { channelNamespace } from '@tether/protocol';
-import { type Duration, toMs } from '@tether/protocol';
+import { channelNamespace, type Duration, toMs } from '@tether/protocol';
 
 /**
  * Who may publish to a namespace's channels:
@@ -51,12 +50,26 @@ export interface ChannelPolicy {
   privateTo?: string;
 }
 
-export const DEFAULT_NAMESPACE: Required<Omit<NamespaceOptions, 'maxDataSize'>> = {
+/** The namespace defaults: the only table of them (`maxDataSize` has none: no limit beyond `maxPayload`). */
+export const DEFAULT_NAMESPACE = {
   history: { size: 100, ttl: '10m' },
   presence: true,
   publish: 'subscribers',
   subscribe: 'authenticated',
+} as const satisfies Required<Omit<NamespaceOptions, 'maxDataSize'>>;
+
+/** `DEFAULT_NAMESPACE` as a policy. */
+const DEFAULT_POLICY: ChannelPolicy = {
+  historySize: DEFAULT_NAMESPACE.history.size,
+  historyTtl: toMs(DEFAULT_NAMESPACE.history.ttl, 'history.ttl'),
+  presence: DEFAULT_NAMESPACE.presence,
+  publish: DEFAULT_NAMESPACE.publish,
+  subscribe: DEFAULT_NAMESPACE.subscribe,
+  maxDataSize: Number.POSITIVE_INFINITY,
 };
+
+/** `user:<id>` channels are private to that user. */
+const USER_PREFIX = 'user:';
 
 const PUBLISH: readonly PublishPolicy[] = ['subscribers', 'clients', 'server', 'nobody'];
 const SUBSCRIBE: readonly SubscribePolicy[] = ['authenticated', 'claim', 'nobody'];
@@ -100,8 +113,7 @@ export class Namespaces {
   private readonly byName = new Map<string, ChannelPolicy>();
 
   constructor(config: Record<string, NamespaceOptions> = {}) {
-    const base = resolve('', builtIn(), DEFAULT_NAMESPACE);
-    this.fallback = config['*'] ? resolve('*', base, config['*']) : base;
+    this.fallback = config['*'] ? resolve('*', DEFAULT_POLICY, config['*']) : DEFAULT_POLICY;
     for (const [name, opts] of Object.entries(config)) {
       if (name === '*') continue;
       this.byName.set(name, resolve(name, this.fallback, opts ?? {}));
@@ -111,21 +123,10 @@ export class Namespaces {
   policy(channel: string): ChannelPolicy {
     const ns = channelNamespace(channel);
     const policy = this.byName.get(ns) ?? this.fallback;
-    if (ns !== 'user') return policy;
+    if (`${ns}:` !== USER_PREFIX) return policy;
     const publish = policy.publish === 'nobody' ? 'nobody' : 'server';
-    return { ...policy, publish, subscribe: 'authenticated', privateTo: channel.slice(5) };
+    return { ...policy, publish, subscribe: 'authenticated', privateTo: channel.slice(USER_PREFIX.length) };
   }
-}
-
-function builtIn(): ChannelPolicy {
-  return {
-    historySize: 0,
-    historyTtl: 0,
-    presence: false,
-    publish: 'subscribers',
-    subscribe: 'authenticated',
-    maxDataSize: Number.POSITIVE_INFINITY,
-  };
 }
 
 /**

@@ -3,12 +3,37 @@
  * @module
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AuthOptions } from './auth.js';
-import type { Broker } from './broker.js';
+import type { Broker, PresenceStore } from '@tether/broker';
 import { type Duration, toMs } from '@tether/protocol';
+import type { AuthOptions } from './auth.js';
 import type { Logger } from './logger.js';
 import type { NamespaceOptions } from './namespaces.js';
-import type { ClientContext } from './session.js';
+import type { ClientContext, SessionSettings } from './session.js';
+
+/**
+ * Every default of `createServer` (and so of `tether serve`), in one place. `limits.burst`
+ * defaults to twice `messagesPerSecond`; `allowedOrigins` to none (same origin only).
+ */
+export const DEFAULTS = {
+  port: 8088,
+  host: '0.0.0.0',
+  path: '/ws',
+  limits: {
+    maxPayload: 65_536,
+    maxBuffered: 1_048_576,
+    messagesPerSecond: 50,
+    maxRejected: 100,
+    maxMalformed: 10,
+    maxSubscriptions: 100,
+    maxConnections: 10_000,
+  },
+  heartbeat: { interval: 25_000, timeout: 10_000 },
+  dedupTtl: '2m',
+  presenceTtl: '60s',
+  drainDeadline: 10_000,
+  drainDelay: 0,
+  rpcTimeout: '30s',
+} as const;
 
 /** Per-connection and per-server limits. Every one has a default. */
 export interface LimitOptions {
@@ -30,12 +55,15 @@ export interface LimitOptions {
   maxConnections?: number;
 }
 
-export interface HeartbeatOptions {
-  /** How often the server sends `ping`, in ms. @default 25000 */
-  interval?: number;
-  /** Extra silence tolerated after `interval` before closing with 4010, in ms. @default 10000 */
-  timeout?: number;
+export interface ServerHeartbeatOptions {
+  /** How often the server sends `ping`. @default 25000 (ms) */
+  interval?: Duration;
+  /** Extra silence tolerated after `interval` before closing with 4010. @default 10000 (ms) */
+  timeout?: Duration;
 }
+
+/** @deprecated Renamed {@link ServerHeartbeatOptions} (the client has its own `HeartbeatOptions`). */
+export type HeartbeatOptions = ServerHeartbeatOptions;
 
 /** What a connection wants to do with a channel, as passed to `authorize`. */
 export type ChannelAction = 'subscribe' | 'publish' | 'presence';
@@ -70,14 +98,19 @@ export interface ServerOptions {
   auth: AuthOptions;
   /** Key for the HTTP API (`Authorization: Bearer <key>`); without one the API answers 401. */
   apiKey?: string;
-  /** Shared state between nodes; the server starts it in `listen()` and closes it in `close()`. @default memoryBroker() */
+  /** Shared state between nodes; the server starts it in `listen()` and closes it in `close()`. @default createMemoryBroker() */
   broker?: Broker;
+  /**
+   * Who is connected to each channel; started and closed with the broker.
+   * @default the broker's own `broker.presence` (Redis), else `createMemoryPresence()`
+   */
+  presence?: PresenceStore;
   /** Options per namespace; `'*'` applies to every namespace not listed. See {@link NamespaceOptions}. */
   namespaces?: Record<string, NamespaceOptions>;
   /** Extra permission check per channel action. */
   authorize?: AuthorizeHook;
   limits?: LimitOptions;
-  heartbeat?: HeartbeatOptions;
+  heartbeat?: ServerHeartbeatOptions;
   /** Origins allowed to open sockets besides the server's own; `'*'` allows any. @default [] (same origin only) */
   allowedOrigins?: string[];
   /** How long a publish `key` is remembered for deduplication. @default '2m' */
@@ -93,23 +126,35 @@ export interface ServerOptions {
    * `auth.jwtSecret`. Refused (TypeError) when `NODE_ENV=production`. @default false
    */
   devLogin?: boolean;
-  /** Default deadline of `close()`, in ms. @default 10000 */
-  drainDeadline?: number;
-  /** How long `close()` keeps answering `/readyz` with 503 before it closes clients, in ms. @default 0 */
-  drainDelay?: number;
+  /** Default deadline of `close()`. @default 10000 (ms) */
+  drainDeadline?: Duration;
+  /** How long `close()` keeps answering `/readyz` with 503 before it closes clients. @default 0 */
+  drainDelay?: Duration;
   /** An RPC handler still running after this long is answered with `timeout` (it keeps running). @default '30s' */
   rpcTimeout?: Duration;
   /** Handles HTTP requests no Tether route matched (own server only). @default 404 */
   onRequest?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
-/** @internal Options with every default applied. */
+/** Options of `tether.close()`. */
+export interface CloseOptions {
+  /** Everything is closed by then; stragglers are terminated. @default drainDeadline (10000 ms) */
+  deadline?: Duration;
+}
+
+/** Options of `tether.publish` from server code. */
+export interface ServerPublishOptions {
+  /** Idempotency key: a repeat within the dedup window returns the first `{offset, epoch}`. */
+  key?: string;
+}
+
+/** @internal Options with every default applied, times in ms. */
 export interface Resolved {
   port: number;
   host: string;
   path: string;
   limits: Required<LimitOptions>;
-  heartbeat: Required<HeartbeatOptions>;
+  heartbeat: { interval: number; timeout: number };
   allowedOrigins: string[];
   dedupTtl: number;
   presenceTtl: number;
@@ -118,40 +163,59 @@ export interface Resolved {
   rpcTimeout: number;
 }
 
-const positive = (value: number | undefined, fallback: number, name: string, min = 1): number => {
-  if (value === undefined) return fallback;
+const atLeast = (value: number, min: number, name: string): number => {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min)
     throw new RangeError(`${name} must be a number >= ${min}, got ${String(value)}`);
   return value;
 };
+const num = (value: number | undefined, fallback: number, name: string, min = 1): number =>
+  value === undefined ? fallback : atLeast(value, min, name);
+/** A duration option in ms; `min` in ms. */
+export const ms = (value: Duration | undefined, fallback: Duration, name: string, min = 0): number =>
+  atLeast(toMs(value ?? fallback, name), min, name);
 
 /** @internal Applies defaults and validates; throws `RangeError` naming the bad option. */
 export function resolveOptions(o: ServerOptions): Resolved {
   const l = o.limits ?? {};
-  const mps = positive(l.messagesPerSecond, 50, 'limits.messagesPerSecond');
+  const d = DEFAULTS.limits;
+  const mps = num(l.messagesPerSecond, d.messagesPerSecond, 'limits.messagesPerSecond');
   return {
-    port: positive(o.port, 8088, 'port', 0),
-    host: o.host ?? '0.0.0.0',
-    path: o.path ?? '/ws',
+    port: num(o.port, DEFAULTS.port, 'port', 0),
+    host: o.host ?? DEFAULTS.host,
+    path: o.path ?? DEFAULTS.path,
     limits: {
-      maxPayload: positive(l.maxPayload, 64 * 1024, 'limits.maxPayload', 64),
-      maxBuffered: positive(l.maxBuffered, 1024 * 1024, 'limits.maxBuffered', 1024),
+      maxPayload: num(l.maxPayload, d.maxPayload, 'limits.maxPayload', 64),
+      maxBuffered: num(l.maxBuffered, d.maxBuffered, 'limits.maxBuffered', 1024),
       messagesPerSecond: mps,
-      burst: positive(l.burst, Math.max(1, Math.ceil(mps * 2)), 'limits.burst'),
-      maxRejected: positive(l.maxRejected, 100, 'limits.maxRejected', 0),
-      maxMalformed: positive(l.maxMalformed, 10, 'limits.maxMalformed', 0),
-      maxSubscriptions: positive(l.maxSubscriptions, 100, 'limits.maxSubscriptions'),
-      maxConnections: positive(l.maxConnections, 10_000, 'limits.maxConnections'),
+      burst: num(l.burst, Math.max(1, Math.ceil(mps * 2)), 'limits.burst'),
+      maxRejected: num(l.maxRejected, d.maxRejected, 'limits.maxRejected', 0),
+      maxMalformed: num(l.maxMalformed, d.maxMalformed, 'limits.maxMalformed', 0),
+      maxSubscriptions: num(l.maxSubscriptions, d.maxSubscriptions, 'limits.maxSubscriptions'),
+      maxConnections: num(l.maxConnections, d.maxConnections, 'limits.maxConnections'),
     },
     heartbeat: {
-      interval: positive(o.heartbeat?.interval, 25_000, 'heartbeat.interval', 10),
-      timeout: positive(o.heartbeat?.timeout, 10_000, 'heartbeat.timeout', 0),
+      interval: ms(o.heartbeat?.interval, DEFAULTS.heartbeat.interval, 'heartbeat.interval', 10),
+      timeout: ms(o.heartbeat?.timeout, DEFAULTS.heartbeat.timeout, 'heartbeat.timeout'),
     },
     allowedOrigins: o.allowedOrigins ?? [],
-    dedupTtl: toMs(o.dedupTtl ?? '2m', 'dedupTtl'),
-    presenceTtl: Math.max(1_000, toMs(o.presenceTtl ?? '60s', 'presenceTtl')),
-    drainDeadline: positive(o.drainDeadline, 10_000, 'drainDeadline', 0),
-    drainDelay: positive(o.drainDelay, 0, 'drainDelay', 0),
-    rpcTimeout: Math.max(1, toMs(o.rpcTimeout ?? '30s', 'rpcTimeout')),
+    dedupTtl: ms(o.dedupTtl, DEFAULTS.dedupTtl, 'dedupTtl'),
+    presenceTtl: Math.max(1_000, ms(o.presenceTtl, DEFAULTS.presenceTtl, 'presenceTtl')),
+    drainDeadline: ms(o.drainDeadline, DEFAULTS.drainDeadline, 'drainDeadline'),
+    drainDelay: ms(o.drainDelay, DEFAULTS.drainDelay, 'drainDelay'),
+    rpcTimeout: Math.max(1, ms(o.rpcTimeout, DEFAULTS.rpcTimeout, 'rpcTimeout')),
+  };
+}
+
+/** @internal The per-connection settings of resolved options. */
+export function sessionSettings({ limits, heartbeat }: Resolved): SessionSettings {
+  return {
+    heartbeatInterval: heartbeat.interval,
+    heartbeatTimeout: heartbeat.timeout,
+    maxBuffered: limits.maxBuffered,
+    messagesPerSecond: limits.messagesPerSecond,
+    burst: limits.burst,
+    maxRejected: limits.maxRejected,
+    maxMalformed: limits.maxMalformed,
+    closeTimeout: Math.min(5_000, heartbeat.interval + heartbeat.timeout),
   };
 }

@@ -8,7 +8,7 @@ import { msgpackCodec } from '@tether/protocol/msgpack';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { serveOptions } from '../src/cli.js';
-import { type Broker, createServer, memoryBroker, serveStatic } from '../src/index.js';
+import { createMemoryPresence, createServer, type PresenceStore, serveStatic } from '../src/index.js';
 import { cleanup, connectAs, RawClient, SECRET, startServer, token, waitFor } from './helpers.js';
 
 afterEach(async () => {
@@ -36,18 +36,17 @@ describe('fan-out', () => {
 });
 
 describe('presence upkeep', () => {
-  it('refreshes presence entries so a TTL-based broker keeps live connections', async () => {
-    const inner = memoryBroker({ sweepInterval: 50 });
+  it('refreshes presence entries so a TTL-based presence store keeps live connections', async () => {
+    const inner = createMemoryPresence({ sweepInterval: 50 });
     let adds = 0;
-    const broker: Broker = {
+    const presence: PresenceStore = {
       ...inner,
-      start: (e) => inner.start(e),
-      presenceAdd: (channel, client, ttl) => {
+      add: (channel, client, ttl) => {
         adds++;
-        return inner.presenceAdd(channel, client, ttl);
+        return inner.add(channel, client, ttl);
       },
     };
-    const server = await startServer({ broker, presenceTtl: 1_000 });
+    const server = await startServer({ presence, presenceTtl: 1_000 });
     const c = await connectAs(server, 'stay');
     await c.ok({ type: 'subscribe', channel: 'room:ttl' });
     await c.next('join');

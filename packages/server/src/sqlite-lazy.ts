@@ -1,0 +1,43 @@
+/**
+ * The deprecated `sqliteBroker` of `@tether/server`: the SQLite broker now lives in
+ * `@tether/sqlite`, and this stand-in loads that package only when its broker starts, so the
+ * server never loads `better-sqlite3` unless it is used.
+ * @module
+ */
+import type { Broker, BrokerEvents } from '@tether/broker';
+import type { SqliteBrokerOptions } from '@tether/sqlite';
+
+/**
+ * @deprecated Use `createSqliteBroker` from `@tether/sqlite` (install it next to the server).
+ * This one loads `@tether/sqlite` in `start()`, and rejects there when it is not installed.
+ */
+export function sqliteBroker(options: SqliteBrokerOptions): Broker {
+  if (typeof options !== 'object' || options === null || typeof options.file !== 'string' || options.file === '')
+    throw new TypeError('sqliteBroker: `file` must be a path to the database file (or ":memory:")');
+  let inner: Broker | undefined;
+  const started = (): Broker => {
+    if (!inner) throw new Error('sqliteBroker: call start() first');
+    return inner;
+  };
+  return {
+    name: 'sqlite',
+    async start(events: BrokerEvents) {
+      let mod: typeof import('@tether/sqlite');
+      try {
+        mod = await import('@tether/sqlite');
+      } catch (err) {
+        throw new TypeError('sqliteBroker needs @tether/sqlite: npm install @tether/sqlite', { cause: err });
+      }
+      inner = mod.createSqliteBroker(options);
+      await inner.start(events);
+    },
+    publish: async (channel, data, publishOptions) => started().publish(channel, data, publishOptions),
+    subscribe: async (channel) => started().subscribe(channel),
+    unsubscribe: async (channel) => started().unsubscribe(channel),
+    history: async (channel, query) => started().history(channel, query),
+    available: () => inner?.available() ?? false,
+    close: async () => {
+      await inner?.close();
+    },
+  };
+}
