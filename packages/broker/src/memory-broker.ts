@@ -3,6 +3,7 @@
  * tested against. State lives in this process only; a restart starts every channel in a new epoch.
  * @module
  */
+import { type Duration, toMs } from '@tether/protocol';
 import type {
   Broker,
   BrokerEvents,
@@ -26,8 +27,8 @@ interface Channel {
 export interface MemoryBrokerOptions {
   /** Clock, for tests. @default Date.now */
   now?: () => number;
-  /** How often expired history, keys and idle channels are swept, in ms. @default 30_000 */
-  sweepInterval?: number;
+  /** How often expired history, keys and idle channels are swept. @default 30_000 (ms) */
+  sweepInterval?: Duration;
 }
 
 /**
@@ -39,6 +40,7 @@ export interface MemoryBrokerOptions {
  */
 export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
   const now = options.now ?? Date.now;
+  const sweepInterval = toMs(options.sweepInterval ?? 30_000, 'sweepInterval');
   const channels = new Map<string, Channel>();
   const subscribed = new Set<string>();
   let events: BrokerEvents | undefined;
@@ -75,7 +77,7 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
     name: 'memory',
     async start(handlers) {
       events = handlers;
-      sweeper = setInterval(sweep, options.sweepInterval ?? 30_000);
+      sweeper = setInterval(sweep, sweepInterval);
       sweeper.unref?.();
     },
     async publish(name, data, opts: BrokerPublishOptions): Promise<PublishOutcome> {

@@ -4,14 +4,14 @@
  * would bring back ghosts of connections that died in a crash.
  * @module
  */
-import type { PresenceClient } from '@tether/protocol';
+import { type Duration, type PresenceClient, toMs } from '@tether/protocol';
 import type { PresenceEvents, PresenceStore } from './presence.js';
 
 export interface MemoryPresenceOptions {
   /** Clock, for tests. @default Date.now */
   now?: () => number;
-  /** How often expired entries are swept (each announcing its `leave`), in ms. @default 30_000 */
-  sweepInterval?: number;
+  /** How often expired entries are swept (each announcing its `leave`). @default 30_000 (ms) */
+  sweepInterval?: Duration;
 }
 
 type Entries = Map<string, { client: PresenceClient; expires: number }>;
@@ -20,11 +20,12 @@ type Entries = Map<string, { client: PresenceClient; expires: number }>;
  * Creates a presence store that keeps entries in this process.
  * @example
  * ```ts
- * const presence = createMemoryPresence({ sweepInterval: 5_000 });
+ * const presence = createMemoryPresence({ sweepInterval: '5s' });
  * ```
  */
 export function createMemoryPresence(options: MemoryPresenceOptions = {}): PresenceStore {
   const now = options.now ?? Date.now;
+  const sweepInterval = toMs(options.sweepInterval ?? 30_000, 'sweepInterval');
   const channels = new Map<string, Entries>();
   let events: PresenceEvents | undefined;
   let sweeper: ReturnType<typeof setInterval> | undefined;
@@ -46,7 +47,7 @@ export function createMemoryPresence(options: MemoryPresenceOptions = {}): Prese
   return {
     async start(handlers) {
       events = handlers;
-      sweeper = setInterval(sweep, options.sweepInterval ?? 30_000);
+      sweeper = setInterval(sweep, sweepInterval);
       sweeper.unref?.();
     },
     async add(name, client, ttl) {
