@@ -13,6 +13,8 @@ import {
   opts,
   recordEvents,
   settings,
+  skipped,
+  suiteClock,
   waitFor,
 } from './util.js';
 
@@ -33,21 +35,11 @@ export function runBrokerConformance(
   options: BrokerConformanceOptions = {},
 ): void {
   const { injected, timeout, shortTtl } = settings(options);
+  const title = `broker conformance: ${name}`;
+  if (skipped(title, options)) return;
 
-  if (options.skip !== undefined) {
-    describe.skip(`broker conformance: ${name} (skipped: ${options.skip})`, () => {
-      it('runs', () => {});
-    });
-    return;
-  }
-
-  describe(`broker conformance: ${name}`, () => {
-    let time = 1_700_000_000_000;
-    const now = (): number => (injected ? time : Date.now());
-    /** Moves the injected clock; on a real clock time moves by itself and callers wait for the effect. */
-    const advance = (ms: number): void => {
-      if (injected) time += ms;
-    };
+  describe(title, () => {
+    const { now, advance, reset } = suiteClock(injected);
     let broker: Broker;
     let events: EventRecorder;
     const opened: Broker[] = [];
@@ -75,7 +67,7 @@ export function runBrokerConformance(
     };
 
     beforeEach(async () => {
-      time = 1_700_000_000_000;
+      reset();
       ({ broker, events } = await open());
     });
 

@@ -14,6 +14,8 @@ import {
   fresh,
   recordEvents,
   settings,
+  skipped,
+  suiteClock,
   waitFor,
 } from './util.js';
 
@@ -59,21 +61,11 @@ export function runPresenceConformance(
   options: PresenceConformanceOptions = {},
 ): void {
   const { injected, timeout, shortTtl } = settings(options);
+  const title = `presence conformance: ${name}`;
+  if (skipped(title, options)) return;
 
-  if (options.skip !== undefined) {
-    describe.skip(`presence conformance: ${name} (skipped: ${options.skip})`, () => {
-      it('runs', () => {});
-    });
-    return;
-  }
-
-  describe(`presence conformance: ${name}`, () => {
-    let time = 1_700_000_000_000;
-    const now = (): number => (injected ? time : Date.now());
-    /** Moves the injected clock; on a real clock time moves by itself and callers wait for the effect. */
-    const advance = (ms: number): void => {
-      if (injected) time += ms;
-    };
+  describe(title, () => {
+    const { now, advance, reset } = suiteClock(injected);
     let node: Node;
     let presence: PresenceStore;
     let events: EventRecorder;
@@ -111,7 +103,7 @@ export function runPresenceConformance(
     };
 
     beforeEach(async () => {
-      time = 1_700_000_000_000;
+      reset();
       node = await open();
       ({ presence, events } = node);
     });

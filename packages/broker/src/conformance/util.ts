@@ -4,6 +4,7 @@
  * @module
  */
 import type { PresenceClient } from '@tether/protocol';
+import { describe, it } from 'vitest';
 import type { BrokerEvents, BrokerPublishOptions, Publication } from '../broker.js';
 import type { PresenceEvents } from '../presence.js';
 
@@ -109,4 +110,29 @@ export function settings(options: ConformanceOptions): { injected: boolean; time
   // Short enough to wait out on a real clock, long enough that a check made right after a write
   // still falls inside it on a loaded machine.
   return { injected, timeout: options.timeout ?? 3000, shortTtl: injected ? 1000 : 600 };
+}
+
+/** Registers a skipped block naming the reason when `options.skip` is set; true when it did. */
+export function skipped(title: string, options: ConformanceOptions): boolean {
+  if (options.skip === undefined) return false;
+  describe.skip(`${title} (skipped: ${options.skip})`, () => {
+    it('runs', () => {});
+  });
+  return true;
+}
+
+/** The suite's clock: injected time moves only by `advance`; a real clock moves by itself. */
+export function suiteClock(injected: boolean): { now: () => number; advance: (ms: number) => void; reset: () => void } {
+  const start = 1_700_000_000_000;
+  let time = start;
+  return {
+    now: () => (injected ? time : Date.now()),
+    // On a real clock time moves by itself and callers wait for the effect.
+    advance: (ms) => {
+      if (injected) time += ms;
+    },
+    reset: () => {
+      time = start;
+    },
+  };
 }
