@@ -42,7 +42,7 @@ export interface Subscribed {
 }
 
 export interface ChannelSettings {
-  maxSubscriptions: number;
+  limits: { maxSubscriptions: number };
   /** Presence entries expire this long after their last refresh, in ms; refreshed every third of it. */
   presenceTtl: number;
 }
@@ -123,8 +123,11 @@ export class Channels {
     if (s.closing) throw new RpcError('unavailable', 'the connection is closing');
     const mine = this.members.get(s) ?? new Map<string, Membership>();
     const existing = mine.get(channel);
-    if (!existing && mine.size >= this.settings.maxSubscriptions)
-      throw new RpcError('bad_request', `at most ${this.settings.maxSubscriptions} subscriptions per connection`);
+    if (!existing && mine.size >= this.settings.limits.maxSubscriptions)
+      throw new RpcError(
+        'bad_request',
+        `at most ${this.settings.limits.maxSubscriptions} subscriptions per connection`,
+      );
     this.members.set(s, mine);
     const entry: Membership = { present: existing?.present ?? false };
     mine.set(channel, entry);

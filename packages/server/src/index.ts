@@ -34,22 +34,21 @@ export {
   type PublishPolicy,
   type SubscribePolicy,
 } from './namespaces.js';
-export { DEFAULTS as SERVER_DEFAULTS } from './options.js';
-export { subscribeResult } from './recovery.js';
-export { RpcError } from './rpc-error.js';
 export {
   type AuthorizeHook,
   type ChannelAction,
-  type ClientContext,
   type CloseOptions,
-  createServer,
+  DEFAULTS as SERVER_DEFAULTS,
   type HeartbeatOptions,
   type LimitOptions,
   type RpcHandler,
   type ServerHeartbeatOptions,
   type ServerOptions,
   type ServerPublishOptions,
-  type TetherServer,
-} from './server.js';
+} from './options.js';
+export { subscribeResult } from './recovery.js';
+export { RpcError } from './rpc-error.js';
+export { createServer, type TetherServer } from './server.js';
+export type { ClientContext } from './session.js';
 export { sqliteBroker } from './sqlite-lazy.js';
 export { type StaticOptions, serveStatic } from './static-files.js';

@@ -108,38 +108,28 @@ class Tether implements TetherServer {
     this.logger = options.logger ?? createLogger(options.logLevel);
     this.broker = options.broker ?? createMemoryBroker();
     this.store = options.presence ?? this.broker.presence ?? createMemoryPresence();
-    const { limits, presenceTtl } = this.o;
-    this.channels = new Channels(this.broker, this.store, this.m, this.logger, {
-      maxSubscriptions: limits.maxSubscriptions,
-      presenceTtl,
-    });
+    this.channels = new Channels(this.broker, this.store, this.m, this.logger, this.o);
     this.publisher = new Publisher(this.broker, ns, this.m, this.o.dedupTtl);
     this.ownServer = !options.server;
     this.httpServer =
       options.server ??
       createHttpServer(requestListener((req, res) => this.handleRequest(req, res), options.onRequest, this.logger));
+    const base = { logger: this.logger, metrics: this.m, auth };
     const frame = frameHandler({
-      logger: this.logger,
-      metrics: this.m,
+      ...base,
       ns,
       channels: this.channels,
       publisher: this.publisher,
       presence: this.store,
-      auth,
       rpcs: this.rpcs,
       rpcTimeout: this.o.rpcTimeout,
       authorize: options.authorize,
     });
-    this.conns = new Connections(this.o, this.m, this.logger, {
-      frame,
-      closing: (s) => this.channels.removeAll(s),
-    });
+    this.conns = new Connections(this.o, this.m, this.logger, { frame, closing: (s) => this.channels.removeAll(s) });
     this.detach = attachEndpoint(this.httpServer, {
+      ...base,
       o: this.o,
       ownServer: this.ownServer,
-      logger: this.logger,
-      metrics: this.m,
-      auth,
       accepting: () => this.running && !this.draining,
       connections: () => this.conns.size,
       open: (ws, codec, identity, req) => this.conns.open(ws, codec, identity, req),
@@ -148,7 +138,7 @@ class Tether implements TetherServer {
     this.api = {
       logger: this.logger,
       registry: this.m.registry,
-      maxPayload: limits.maxPayload,
+      maxPayload: this.o.limits.maxPayload,
       apiKeyValid: apiKeyCheck(options.apiKey),
       ready: () => this.running && !this.draining && this.broker.available(),
       publish: (channel, data, key) => this.publisher.fromBackend('http', channel, data, { key }),
@@ -262,4 +252,3 @@ export type {
   ServerOptions,
   ServerPublishOptions,
 } from './options.js';
-export type { ClientContext } from './session.js';

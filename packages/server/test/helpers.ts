@@ -69,16 +69,8 @@ export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Polls `check` (on the event loop, not a fixed sleep) until it is truthy or `ms` pass. */
-export async function waitFor<T>(check: () => T | Promise<T>, ms = 2_000, what = 'condition'): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setImmediate(r));
-  }
-}
+/** Polls a condition until it is truthy or the timeout passes (one copy, from the broker's test kit). */
+export { waitFor } from '@tether/broker/testing';
 
 /** A protocol-level client on a raw `ws` socket: no SDK logic, frames in and out as objects. */
 export class RawClient {
