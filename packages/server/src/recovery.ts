@@ -3,7 +3,7 @@
  * @module
  */
 import type { StreamPosition, SubscribeResult } from '@tether/protocol';
-import type { HistoryResult } from './broker.js';
+import type { HistoryResult } from '@tether/broker';
 
 /**
  * Builds the `subscribe` result from the channel's history read after `since.offset`.
