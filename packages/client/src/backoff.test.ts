@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { backoff, DEFAULT_RECONNECT, LONG_BACKOFF_SHIFT, reconnectDelay } from './backoff.js';
 
-const o = { ...DEFAULT_RECONNECT, initialDelay: 500, maxDelay: 30_000, factor: 2, jitter: 0.5 };
+const o = { ...DEFAULT_RECONNECT, minDelay: 500, maxDelay: 30_000, factor: 2, jitter: 0.5 };
 
 describe('backoff', () => {
-  it('grows exponentially from initialDelay (no jitter at random() = 0)', () => {
+  it('grows exponentially from minDelay (no jitter at random() = 0)', () => {
     expect([1, 2, 3, 4, 5, 6].map((n) => backoff(n, o, () => 0))).toEqual([500, 1000, 2000, 4000, 8000, 16_000]);
   });
 
@@ -26,7 +26,7 @@ describe('backoff', () => {
     }
   });
 
-  it('quick: full jitter within initialDelay; long: the backoff from a higher floor', () => {
+  it('quick: full jitter within minDelay; long: the backoff from a higher floor', () => {
     expect(reconnectDelay('quick', 9, o, () => 0.5)).toBe(250);
     expect(reconnectDelay('quick', 1, o, () => 0)).toBe(0);
     expect(reconnectDelay('normal', 2, o, () => 0)).toBe(1000);

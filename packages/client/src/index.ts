@@ -2,24 +2,23 @@
  * `@tether/client`: an isomorphic Tether client (browsers, and Node with `ws`).
  * @module
  */
-export { backoff, DEFAULT_RECONNECT, type ReconnectOptions, reconnectDelay } from './backoff.js';
+export type { PresenceClient, PublishResult, RefreshResult } from '@tether/protocol';
 export {
-  type ClientEvents,
-  type ClientOptions,
-  type ClientStats,
-  type CloseContext,
-  createClient,
-  HEALTHY_AFTER,
-  type HeartbeatOptions,
-  type OpenContext,
-  type ReconnectingContext,
-  type TetherClient,
-} from './client.js';
+  backoff,
+  type ClientReconnectOptions,
+  DEFAULT_RECONNECT,
+  type ReconnectOptions,
+  reconnectDelay,
+} from './backoff.js';
+export { createClient, HEALTHY_AFTER } from './client.js';
 export { Emitter, type EventMap, type Listener } from './emitter.js';
 export { DisconnectedError, QueueFullError, ServerError, TetherError, TimeoutError } from './errors.js';
 export { WebSocketManager, type WebSocketManagerOptions } from './manager.js';
+export { CLIENT_DEFAULTS } from './options.js';
+export type { RequestKind } from './requests.js';
 export { type ClientState, canTransition, TRANSITIONS } from './state.js';
 export {
+  type ClientPublishOptions,
   type GapContext,
   type PresenceEvent,
   type PublishOptions,
@@ -29,3 +28,14 @@ export {
   type SubscriptionState,
 } from './subscription.js';
 export type { RawData, WebSocketConstructor, WebSocketLike } from './transport.js';
+export type {
+  ClientEvents,
+  ClientHeartbeatOptions,
+  ClientOptions,
+  ClientStats,
+  CloseContext,
+  HeartbeatOptions,
+  OpenContext,
+  ReconnectingContext,
+  TetherClient,
+} from './types.js';

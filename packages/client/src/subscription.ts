@@ -4,6 +4,7 @@
  * @module
  */
 import type {
+  Duration,
   MessageFrame,
   PresenceClient,
   PresenceResult,
@@ -11,8 +12,10 @@ import type {
   StreamPosition,
   SubscribeResult,
 } from '@tether/protocol';
+import { NORMAL } from './close-codes.js';
 import { Emitter } from './emitter.js';
-import { DisconnectedError } from './errors.js';
+import { DisconnectedError, ServerError } from './errors.js';
+import type { RequestKind } from './requests.js';
 
 /** Presence change on a channel (`join` / `leave` frames). */
 export interface PresenceEvent extends PresenceClient {
@@ -43,6 +46,8 @@ export interface SubscribeOptions<D = unknown> {
 export type SubscriptionState = 'subscribing' | 'subscribed' | 'unsubscribed';
 
 export type SubscriptionEvents = {
+  /** Every change of `state`, including back to `subscribing` when the connection drops. */
+  state: [next: SubscriptionState, prev: SubscriptionState];
   /** After every successful (re)subscribe. */
   subscribed: [{ channel: string; recovered: boolean; offset: number; epoch: string }];
   /** By `unsubscribe()` (`reason: 'client'`), by the server's `unsubscribed` frame, or a refused subscribe. */
@@ -50,19 +55,21 @@ export type SubscriptionEvents = {
   error: [unknown];
 };
 
-export interface PublishOptions {
+export interface ClientPublishOptions {
   /** Idempotency key. @default a random key per call, reused when the publish is resent after a reconnect */
   key?: string;
   /** @default the client's `requestTimeout` */
-  timeout?: number;
+  timeout?: Duration;
 }
+
+/** @deprecated Renamed {@link ClientPublishOptions} (the server and the broker have their own `PublishOptions`). */
+export type PublishOptions = ClientPublishOptions;
 
 /** @internal What a subscription needs from its client. */
 export interface SubscriptionHost {
   open(): boolean;
   remove(sub: { readonly channel: string }): void;
-  /** `kind` 1: safe to resend after a reconnect. */
-  request<R>(frame: object, timeout?: number, kind?: number): Promise<R>;
+  request<R>(frame: object, timeout?: Duration, kind?: RequestKind): Promise<R>;
 }
 
 let keySeq = 0;
@@ -110,9 +117,9 @@ export class Subscription<D = unknown> extends Emitter<SubscriptionEvents> {
   }
 
   /** Publishes to this channel. Safe to retry: the idempotency key makes a resend a no-op on the server. */
-  publish(data: D, options: PublishOptions = {}): Promise<PublishResult> {
+  publish(data: D, options: ClientPublishOptions = {}): Promise<PublishResult> {
     const frame = { type: 'publish', channel: this.channel, data, key: options.key ?? randomKey() };
-    return this.#host.request(frame, options.timeout, 1);
+    return this.#host.request(frame, options.timeout, 'resend');
   }
 
   /** Who is in the channel now (channels with presence on). */
@@ -141,7 +148,7 @@ export class Subscription<D = unknown> extends Emitter<SubscriptionEvents> {
     if (this.#state === 'unsubscribed') return;
     if (!ok) {
       this.emit('error', value);
-      if ((value as { name?: string }).name === 'ServerError') this.#end((value as { code: string }).code, value);
+      if (value instanceof ServerError) this.#end(value.code, value);
       else this.#settle?.(value);
       return;
     }
@@ -149,7 +156,7 @@ export class Subscription<D = unknown> extends Emitter<SubscriptionEvents> {
     const since = this.#pos;
     const gap = !!since && (!r.recovered || r.epoch !== since.epoch);
     if (!since || gap) this.#pos = { offset: r.offset, epoch: r.epoch };
-    this.#state = 'subscribed';
+    this.#setState('subscribed');
     if (gap) this.#opts.onGap?.({ channel: this.channel, since, offset: r.offset, epoch: r.epoch });
     for (const m of r.publications) this.applyMessage(m as MessageFrame<D>);
     const pos = this.#pos as StreamPosition;
@@ -182,7 +189,7 @@ export class Subscription<D = unknown> extends Emitter<SubscriptionEvents> {
 
   /** @internal The connection dropped: resubscribe (with `since`) on the next open. */
   reset(): void {
-    if (this.#state === 'subscribed') this.#state = 'subscribing';
+    if (this.#state === 'subscribed') this.#setState('subscribing');
   }
 
   /** @internal The client closed for good: an unresolved `ready` must still settle. */
@@ -196,9 +203,17 @@ export class Subscription<D = unknown> extends Emitter<SubscriptionEvents> {
     this.#end(reason);
   }
 
-  #end(reason: string, err: unknown = new DisconnectedError(1000, `unsubscribed: ${reason}`)): void {
+  /** The one writer of `state`. */
+  #setState(next: SubscriptionState): void {
+    const prev = this.#state;
+    if (prev === next) return;
+    this.#state = next;
+    this.emit('state', next, prev);
+  }
+
+  #end(reason: string, err: unknown = new DisconnectedError(NORMAL, `unsubscribed: ${reason}`)): void {
     if (this.#state === 'unsubscribed') return;
-    this.#state = 'unsubscribed';
+    this.#setState('unsubscribed');
     this.#host.remove(this);
     this.#settle?.(err);
     this.emit('unsubscribed', { channel: this.channel, reason });

@@ -45,6 +45,8 @@ export interface Transport {
   close(code: number, reason: string, kill?: boolean): void;
 }
 
+import { NORMAL } from './close-codes.js';
+
 const noop = (): void => {};
 
 export function openTransport(
@@ -71,7 +73,7 @@ export function openTransport(
       try {
         if (kill && ws.terminate) ws.terminate();
         // Browsers accept only 1000 and 3000-4999 from application code.
-        else ws.close(code === 1000 || (code >= 3000 && code < 5000) ? code : 1000, reason);
+        else ws.close(code === NORMAL || (code >= 3000 && code < 5000) ? code : NORMAL, reason);
       } catch {
         // Closing twice or mid-handshake is not worth surfacing: the socket is gone either way.
       }

@@ -4,6 +4,7 @@ import * as client from '../src/index.js';
 
 it('exports exactly the documented runtime names', () => {
   expect(Object.keys(client).sort()).toEqual([
+    'CLIENT_DEFAULTS',
     'DEFAULT_RECONNECT',
     'DisconnectedError',
     'Emitter',

@@ -1,0 +1,155 @@
+/**
+ * Requests and the offline queue: the table of requests awaiting a reply, the bounded outbox of
+ * frames waiting for the next `welcome`, per-request timeouts, and what a dropped connection does
+ * to each request by its kind. Every request settles exactly once.
+ * @module
+ */
+import type { Duration } from '@tether/protocol';
+import { NORMAL } from './close-codes.js';
+import { DisconnectedError, QueueFullError, TimeoutError } from './errors.js';
+import { type ResolvedOptions, ms as toMs } from './options.js';
+
+/**
+ * What a dropped connection does to a request that was sent:
+ * `once` rejects with `DisconnectedError`; `resend` is sent again after the reconnect (publishes:
+ * their idempotency key makes that safe); `subscribe` is dropped, as the subscription resubscribes.
+ */
+export type RequestKind = 'once' | 'resend' | 'subscribe';
+
+type Done = (ok: boolean, value: unknown) => void;
+
+interface Pending {
+  id: number;
+  data: Data;
+  kind: RequestKind;
+  sent: boolean;
+  timer: ReturnType<typeof setTimeout>;
+  done: Done;
+}
+
+type Outgoing = Pending | { raw: Data };
+
+/** @internal */
+export type Requests = ReturnType<typeof createRequests>;
+
+type Data = string | Uint8Array;
+
+/**
+ * @internal
+ * @param o `queueMax` and `requestTimeout` are read from it.
+ * @param live Open, verified, and the socket writable now.
+ * @param closed Stopped for good: new requests reject at once.
+ * @param encode Encodes a frame for the current connection.
+ * @param write Writes to the current socket.
+ */
+export function createRequests(
+  o: Pick<ResolvedOptions, 'queueMax' | 'requestTimeout'>,
+  live: () => boolean,
+  closed: () => boolean,
+  encode: (frame: object) => Data,
+  write: (data: Data) => void,
+) {
+  let seq = 0;
+  let outbox: Outgoing[] = [];
+  const pending = new Map<number, Pending>();
+
+  function command(body: object, timeout: Duration, kind: RequestKind, done: Done): void {
+    if (closed()) {
+      done(false, new DisconnectedError(NORMAL, 'client is closed'));
+      return;
+    }
+    const id = ++seq;
+    const ms = toMs(timeout, 'timeout');
+    const p: Pending = {
+      id,
+      data: encode({ ...body, id }),
+      kind,
+      sent: false,
+      done,
+      timer: setTimeout(() => {
+        pending.delete(id);
+        outbox = outbox.filter((o) => o !== p);
+        done(false, new TimeoutError(`no reply within ${ms} ms`));
+      }, ms),
+    };
+    // A subscribe is written only while opening or open; it never waits in the outbox.
+    if (kind === 'subscribe' || live()) {
+      write(p.data);
+      p.sent = true;
+    } else if (outbox.length >= o.queueMax) {
+      clearTimeout(p.timer);
+      done(false, new QueueFullError(o.queueMax));
+      return;
+    } else outbox.push(p);
+    pending.set(id, p);
+  }
+
+  return {
+    command,
+
+    request: <R>(body: object, timeout: Duration = o.requestTimeout, kind: RequestKind = 'once'): Promise<R> =>
+      new Promise((resolve, reject) => command(body, timeout, kind, (ok, v) => (ok ? resolve(v as R) : reject(v)))),
+
+    /** A raw frame from `send()`: written now, or queued. Returns false when queued. */
+    send(data: Data): boolean {
+      if (live()) {
+        write(data);
+        return true;
+      }
+      if (outbox.length >= o.queueMax) throw new QueueFullError(o.queueMax);
+      outbox.push({ raw: data });
+      return false;
+    },
+
+    /** A reply (or pong) arrived. */
+    settle(id: number | undefined, ok: boolean, value: unknown): void {
+      const p = pending.get(id as number);
+      if (!p) return;
+      pending.delete(id as number);
+      clearTimeout(p.timer);
+      p.done(ok, value);
+    },
+
+    /** After `welcome`: resends and the offline queue, in call order. */
+    flush(): void {
+      for (const o of outbox) {
+        if ('raw' in o) write(o.raw);
+        else if (pending.get(o.id) === o) {
+          write(o.data);
+          o.sent = true;
+        }
+      }
+      outbox = [];
+    },
+
+    /** The connection dropped: resend, drop or reject each sent request by its kind. */
+    dropped(code: number, reason: string): void {
+      const resend: Pending[] = [];
+      for (const [id, p] of pending) {
+        if (!p.sent) continue;
+        if (p.kind === 'resend') {
+          p.sent = false;
+          resend.push(p);
+        } else {
+          pending.delete(id);
+          clearTimeout(p.timer);
+          if (p.kind === 'once') p.done(false, new DisconnectedError(code, reason));
+        }
+      }
+      outbox.unshift(...resend);
+    },
+
+    /** The client stopped for good: everything still waiting rejects with `err`. */
+    fail(err: unknown): void {
+      const all = [...pending.values()];
+      pending.clear();
+      outbox = [];
+      for (const p of all) {
+        clearTimeout(p.timer);
+        if (p.kind !== 'subscribe') p.done(false, err);
+      }
+    },
+
+    queued: (): number => outbox.length,
+  };
+}
