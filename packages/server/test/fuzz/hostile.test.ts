@@ -111,7 +111,6 @@ describe(`hostile input (seed ${SEED})`, () => {
     });
     // One random stream per worker, derived from the seed: each connection's frames replay exactly.
     const rngFor = (n: number): Rng => new Rng(SEED ^ Math.imul(n + 1, 0x9e3779b1));
-    const rng = rngFor(0);
     const before = await rpcMem();
 
     // The well-behaved client: subscribed to a channel only server code may publish on.
