@@ -27,7 +27,7 @@ export const namespaces = {
 } as const;
 
 export interface ChatOptions {
-  /** The database file. @default `$TETHER_DATA_DIR/chat.db` (`.data/chat.db`) */
+  /** The database file. @default `chat.db` in {@link dataDir} (beside the broker's `tether.db`) */
   file?: string;
   /** The assistant. @default `openai` when `TETHER_OPENAI_BASE_URL` is set (or `TETHER_CHAT_RESPONDER=openai`), else echo */
   responder?: Responder;
@@ -47,8 +47,21 @@ export interface Chat {
   close: () => Promise<void>;
 }
 
+/**
+ * The data directory `tether serve` uses for its SQLite broker: `--data-dir` (a plugin runs in the
+ * CLI's process), else `TETHER_DATA_DIR`, else `.data`.
+ */
+export function dataDir(argv: readonly string[] = process.argv, env: NodeJS.ProcessEnv = process.env): string {
+  let dir: string | undefined;
+  argv.forEach((arg, i) => {
+    if (arg === '--data-dir') dir = argv[i + 1];
+    else if (arg.startsWith('--data-dir=')) dir = arg.slice('--data-dir='.length);
+  });
+  return resolve(dir || env.TETHER_DATA_DIR || '.data');
+}
+
 export function setupChat(tether: TetherServer, options: ChatOptions = {}): Chat {
-  const file = options.file ?? join(resolve(process.env.TETHER_DATA_DIR || '.data'), 'chat.db');
+  const file = options.file ?? join(dataDir(), 'chat.db');
   const db = openChatDb(file);
   const echo = echoResponder(options.chunkDelay ?? 40);
   const main = options.responder ?? openAiFromEnv() ?? echo;
@@ -98,7 +111,8 @@ export const authorize: AuthorizeHook = (ctx, channel, action) => active?.author
 
 /** The `tether serve --plugin` entry point. */
 export function setup(tether: TetherServer): void {
-  const chat = setupChat(tether, { announce: true });
+  const delay = Number(process.env.TETHER_CHAT_CHUNK_DELAY);
+  const chat = setupChat(tether, { announce: true, ...(delay >= 0 && { chunkDelay: delay }) });
   active = chat;
   // The CLI drains on these signals; stop the replies first so none is left half written.
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void chat.stopReplies());

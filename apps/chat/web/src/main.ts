@@ -6,7 +6,15 @@ import { fetchToken } from './session.js';
 import './style.css';
 
 const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-// Connects only after login (App.vue calls client.connect()); the token getter runs on every reconnect.
-const tether = createTether({ url: `${scheme}://${location.host}/ws`, token: fetchToken, autoConnect: false });
+const tether = createTether({
+  url: `${scheme}://${location.host}/ws`,
+  // Called on every (re)connect: the dev login hands out a fresh token.
+  token: fetchToken,
+  // A person is waiting: never more than 3 s between two attempts (a server-to-server client
+  // would back off further). `online` and a visible tab also trigger an attempt at once.
+  reconnect: { initialDelay: 500, maxDelay: 3000 },
+  // ChatApp connects once someone has logged in.
+  autoConnect: false,
+});
 
 createApp(App).use(tether).use(createPinia()).mount('#app');
