@@ -403,6 +403,30 @@ describe('subscriptions', () => {
     ts: 1,
   });
 
+  it('emits state on every change, also back to subscribing when the connection drops', () => {
+    const c = make();
+    const sub = c.subscribe('room:a');
+    const states: string[] = [];
+    sub.on('state', (next, prev) => states.push(`${prev}>${next}`));
+    c.connect();
+    sockets.last().welcome();
+    const s1 = sockets.last().sent[0];
+    const ok = { offset: 0, epoch: 'e1', recovered: false, publications: [] };
+    sockets.last().receive({ type: 'reply', id: s1?.id, ok: true, result: ok });
+    sockets.last().drop(1012);
+    expect(sub.state).toBe('subscribing');
+    vi.advanceTimersByTime(500);
+    sockets.last().welcome();
+    sockets.last().receive({ type: 'reply', id: sockets.last().sent[0]?.id, ok: true, result: ok });
+    sub.unsubscribe();
+    expect(states).toEqual([
+      'subscribing>subscribed',
+      'subscribed>subscribing',
+      'subscribing>subscribed',
+      'subscribed>unsubscribed',
+    ]);
+  });
+
   it('applies the subscribe reply synchronously, drops replays, recovers with since, reports gaps', async () => {
     const c = make();
     const got: number[] = [];

@@ -7,15 +7,13 @@
 import type {
   ClientState,
   GapContext,
+  PresenceClient,
   PresenceEvent,
   Subscription,
   SubscriptionState,
   TetherClient,
 } from '@tether/client';
 import { type InjectionKey, type ShallowRef, shallowRef } from 'vue';
-
-/** One client present in a channel. */
-export type PresenceClient = Omit<PresenceEvent, 'channel'>;
 
 /** What a channel consumer (a `useChannel`, a `usePresence`, the chat store) wants to hear. */
 export interface ChannelConsumer {
@@ -70,8 +68,6 @@ export function contextOf(client: TetherClient): TetherContext {
   const channels = new Map<string, ChannelEntry>();
   const offState = client.on('state', (next) => {
     state.value = next;
-    // A subscription goes back to `subscribing` on a drop without an event of its own.
-    for (const entry of channels.values()) syncStatus(entry);
   });
   const ctx: TetherContext = {
     client,
@@ -85,10 +81,6 @@ export function contextOf(client: TetherClient): TetherContext {
   };
   contexts.set(client, ctx);
   return ctx;
-}
-
-function syncStatus(entry: ChannelEntry): void {
-  if (entry.status.value !== 'error') entry.status.value = entry.sub.state;
 }
 
 /**
@@ -139,8 +131,10 @@ function openEntry(ctx: TetherContext, name: string): ChannelEntry {
       error.value = undefined;
       each((c) => c.onSubscribed?.(recovered));
     }),
-    sub.on('unsubscribed', () => {
-      if (status.value !== 'error') status.value = 'unsubscribed';
+    // The subscription's own state changes (back to `subscribing` on a drop, `unsubscribed`);
+    // a refusal stays `error` until the next successful subscribe.
+    sub.on('state', (next) => {
+      if (status.value !== 'error') status.value = next;
     }),
     sub.on('error', (err) => {
       error.value = err;

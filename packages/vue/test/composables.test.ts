@@ -5,7 +5,7 @@
  */
 import { mount, type VueWrapper } from '@vue/test-utils';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
-import { defineComponent, h, nextTick, ref } from 'vue';
+import { defineComponent, h, nextTick, ref, watch } from 'vue';
 import { WebSocket } from 'ws';
 import { createTether, type TetherPlugin, useChannel, usePresence, useTether } from '../src/index.js';
 import { startServer, subscriptionGauge, type TestServer, token } from './helpers.js';
@@ -150,6 +150,22 @@ it('a name change re-subscribes; keep bounds the list', async () => {
   await t.server.publish('room:two', { n: 6 });
   await vi.waitFor(() => expect(wrapper?.findAll('li').map((li) => li.text())).toEqual(['6']));
   expect(await subscriptionGauge(t.server)).toBe(1);
+});
+
+it('status follows the subscription: back to subscribing while the server is away, subscribed again after', async () => {
+  const seen: string[] = [];
+  const View = defineComponent(() => {
+    const { status } = useChannel('room:s');
+    watch(status, (s) => seen.push(s), { immediate: true, flush: 'sync' });
+    return () => h('p', { 'data-status': status.value });
+  });
+  wrapper = mount(View, { global: { plugins: [tether()] } });
+  await vi.waitFor(() => expect(wrapper?.find('p').attributes('data-status')).toBe('subscribed'));
+  await t.server.close();
+  await vi.waitFor(() => expect(wrapper?.find('p').attributes('data-status')).toBe('subscribing'));
+  await t.restart();
+  await vi.waitFor(() => expect(wrapper?.find('p').attributes('data-status')).toBe('subscribed'));
+  expect(seen).toEqual(['subscribing', 'subscribed', 'subscribing', 'subscribed']);
 });
 
 it('useChannel publish goes through the shared subscription to every consumer', async () => {
