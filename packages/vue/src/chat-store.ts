@@ -81,6 +81,9 @@ function isChatEvent(x: unknown): x is ChatEvent {
 let localSeq = 0;
 const localId = (): string => `m${++localSeq}`;
 
+/** A reply still being generated: sent and waiting for its first chunk, or streaming. */
+const unfinished = (m: ChatMessage): boolean => m.status === 'pending' || m.status === 'streaming';
+
 /**
  * Defines the chat store. Call once at module level, use the returned `useChatStore()` in components.
  * @example
@@ -114,7 +117,7 @@ export function defineChatStore(options: ChatStoreOptions = {}) {
     const list = computed<ChatMessage[]>(() => (currentId.value ? (messages.value[currentId.value] ?? []) : []));
     const current = computed(() => sessions.value.find((s) => s.id === currentId.value));
     const title = computed(() => current.value?.title);
-    const generating = computed(() => list.value.some((m) => m.status === 'pending' || m.status === 'streaming'));
+    const generating = computed(() => list.value.some(unfinished));
 
     const sessionOf = (id: string): ChatSession => {
       let s = sessions.value.find((x) => x.id === id);
@@ -128,8 +131,7 @@ export function defineChatStore(options: ChatStoreOptions = {}) {
       messages.value[id] ??= [];
       return messages.value[id];
     };
-    const inFlight = (id: string): boolean =>
-      (messages.value[id] ?? []).some((m) => m.status === 'pending' || m.status === 'streaming');
+    const inFlight = (id: string): boolean => (messages.value[id] ?? []).some(unfinished);
 
     /** Subscribes to a session's channel (once); released when the session is neither open nor streaming. */
     const follow = (id: string): Promise<void> => {
@@ -243,12 +245,10 @@ export function defineChatStore(options: ChatStoreOptions = {}) {
       const local = listOf(id);
       const live: ChatMessage[] = [];
       const liveIds = new Set<string>();
-      for (const m of local)
-        if (m.role === 'assistant' && (m.status === 'pending' || m.status === 'streaming') && m.event_id)
-          liveIds.add(m.event_id);
+      for (const m of local) if (m.role === 'assistant' && unfinished(m) && m.event_id) liveIds.add(m.event_id);
       const asked = new Set(res.messages.filter((m) => m.role === 'user').map((m) => m.event_id));
       local.forEach((m, i) => {
-        if (m.role !== 'assistant' || (m.status !== 'pending' && m.status !== 'streaming')) return;
+        if (m.role !== 'assistant' || !unfinished(m)) return;
         const question = local[i - 1];
         if (question?.role === 'user' && (m.event_id === undefined || !asked.has(m.event_id))) live.push(question);
         live.push(m);
@@ -331,9 +331,7 @@ export function defineChatStore(options: ChatStoreOptions = {}) {
     async function cancel(sessionId?: string | number): Promise<void> {
       const id = sessionId === undefined ? currentId.value : String(sessionId);
       if (!id) return;
-      const reply = [...(messages.value[id] ?? [])]
-        .reverse()
-        .find((m) => m.role === 'assistant' && (m.status === 'pending' || m.status === 'streaming'));
+      const reply = [...(messages.value[id] ?? [])].reverse().find((m) => m.role === 'assistant' && unfinished(m));
       if (!reply) return;
       reply.status = 'cancelled';
       // Without an event id yet, `deliver` cancels once `chat.send` answers.

@@ -5,7 +5,9 @@
  * `@tether/vue/chat` subpath, so Pinia stays optional.
  * @module
  */
-export { type ChannelStatus, type PresenceClient, TETHER_KEY, type TetherContext } from './context.js';
+/** Protocol types composables return, re-exported (one name, one type) so apps need not import them elsewhere. */
+export type { PresenceClient, PublishResult } from '@tether/client';
+export { type ChannelStatus, TETHER_KEY, type TetherContext } from './context.js';
 export {
   createTether,
   type TetherPlugin,
@@ -13,7 +15,7 @@ export {
   type UseTetherReturn,
   useTether,
 } from './plugin.js';
-export { type PublishResult, type UseChannelOptions, type UseChannelReturn, useChannel } from './use-channel.js';
+export { type UseChannelOptions, type UseChannelReturn, useChannel } from './use-channel.js';
 export { type UsePresenceReturn, usePresence } from './use-presence.js';
 export {
   cookieToken,

@@ -60,7 +60,8 @@ function ssrContext(): TetherContext {
   const refuse = (): Promise<never> =>
     Promise.reject(new TypeError('tether: no connection during SSR; call it from onMounted or an event handler'));
   const noop = (): void => {};
-  const inert: Record<string, unknown> = {
+  // `satisfies`: a method added to TetherClient breaks the build here until the stub has it too.
+  const inert = {
     state: 'idle',
     stale: false,
     plain: false,
@@ -78,9 +79,9 @@ function ssrContext(): TetherContext {
     subscribe: () => {
       throw new TypeError('tether: no subscriptions during SSR; composables do nothing on the server');
     },
-  };
+  } satisfies TetherClient;
   return {
-    client: inert as unknown as TetherClient,
+    client: inert,
     state: shallowRef<ClientState>('idle'),
     channels: new Map(),
     dispose: noop,

@@ -3,21 +3,11 @@
  * subscription shared (reference-counted) by every component that uses the same channel.
  * @module
  */
-import type { GapContext, TetherClient } from '@tether/client';
-import {
-  getCurrentScope,
-  type MaybeRefOrGetter,
-  onScopeDispose,
-  type ShallowRef,
-  shallowRef,
-  toValue,
-  watch,
-} from 'vue';
+import type { GapContext, PublishResult } from '@tether/client';
+import { type MaybeRefOrGetter, type ShallowRef, shallowRef, watch } from 'vue';
 import { acquireChannel, type ChannelStatus } from './context.js';
+import { followChannel } from './follow-channel.js';
 import { useTetherContext } from './plugin.js';
-
-/** `{ offset, epoch }` of an accepted publication. */
-export type PublishResult = Awaited<ReturnType<TetherClient['publish']>>;
 
 export interface UseChannelOptions<D = unknown> {
   /** How many of the latest publications `messages` keeps. @default 200 */
@@ -62,19 +52,8 @@ export function useChannel<D = unknown>(
   const status = shallowRef<ChannelStatus>('unsubscribed');
   const error = shallowRef<unknown>(undefined);
   const gap = shallowRef<GapContext | undefined>(undefined);
-  let current: string | undefined;
-  let release: (() => void) | undefined;
-  let stopMirror: (() => void) | undefined;
 
-  const stop = (): void => {
-    stopMirror?.();
-    release?.();
-    stopMirror = release = undefined;
-    current = undefined;
-    status.value = 'unsubscribed';
-  };
-
-  const start = (next: string): void => {
+  const open = (next: string): (() => void) => {
     const acquired = acquireChannel(ctx, next, {
       onMessage(data) {
         options.onMessage?.(data as D);
@@ -89,10 +68,8 @@ export function useChannel<D = unknown>(
         options.onGap?.(g);
       },
     });
-    current = next;
-    release = acquired.release;
     // Mirror the shared entry's status and error into this consumer's refs.
-    stopMirror = watch(
+    const stopMirror = watch(
       [acquired.entry.status, acquired.entry.error],
       ([s, e]) => {
         status.value = s;
@@ -100,22 +77,17 @@ export function useChannel<D = unknown>(
       },
       { immediate: true, flush: 'sync' },
     );
+    return () => {
+      stopMirror();
+      acquired.release();
+    };
   };
 
-  if (!ctx.ssr) {
-    watch(
-      () => toValue(name) || undefined,
-      (next) => {
-        if (next === current) return;
-        stop();
-        messages.value = [];
-        gap.value = undefined;
-        if (next) start(next);
-      },
-      { immediate: true },
-    );
-    if (getCurrentScope()) onScopeDispose(stop);
-  }
+  const current = followChannel(ctx, name, open, () => {
+    status.value = 'unsubscribed';
+    messages.value = [];
+    gap.value = undefined;
+  });
 
   return {
     messages,
@@ -123,8 +95,9 @@ export function useChannel<D = unknown>(
     error,
     gap,
     publish(data) {
-      if (!current) return Promise.reject(new TypeError('useChannel: publish() needs a channel name'));
-      return ctx.client.publish(current, data);
+      const channel = current();
+      if (!channel) return Promise.reject(new TypeError('useChannel: publish() needs a channel name'));
+      return ctx.client.publish(channel, data);
     },
     clear() {
       messages.value = [];

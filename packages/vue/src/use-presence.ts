@@ -3,16 +3,11 @@
  * (reference-counted) subscription.
  * @module
  */
-import {
-  getCurrentScope,
-  type MaybeRefOrGetter,
-  onScopeDispose,
-  type ShallowRef,
-  shallowRef,
-  toValue,
-  watch,
-} from 'vue';
-import { acquireChannel, applyPresence, type PresenceClient } from './context.js';
+
+import type { PresenceClient } from '@tether/client';
+import { type MaybeRefOrGetter, type ShallowRef, shallowRef } from 'vue';
+import { acquireChannel, applyPresence } from './context.js';
+import { followChannel } from './follow-channel.js';
 import { useTetherContext } from './plugin.js';
 
 export interface UsePresenceReturn {
@@ -32,13 +27,11 @@ export interface UsePresenceReturn {
 export function usePresence(name: MaybeRefOrGetter<string | null | undefined>): UsePresenceReturn {
   const ctx = useTetherContext('usePresence()');
   const clients = shallowRef<readonly PresenceClient[]>([]);
-  let current: string | undefined;
-  let release: (() => void) | undefined;
   // Bumped per load and per channel change: an older answer must not overwrite a newer one.
   let loadSeq = 0;
 
-  const refresh = async (): Promise<void> => {
-    const entry = current ? ctx.channels.get(current) : undefined;
+  const load = async (channel: string | undefined): Promise<void> => {
+    const entry = channel ? ctx.channels.get(channel) : undefined;
     if (!entry) return;
     const my = ++loadSeq;
     try {
@@ -49,39 +42,27 @@ export function usePresence(name: MaybeRefOrGetter<string | null | undefined>): 
     }
   };
 
-  const stop = (): void => {
-    release?.();
-    release = current = undefined;
-    loadSeq++;
-    clients.value = [];
+  const open = (next: string): (() => void) => {
+    const acquired = acquireChannel(ctx, next, {
+      // The server answers a presence request after the frames it sent before it, so a
+      // list that arrives later is at least as fresh as these changes.
+      onJoin: (ev) => {
+        clients.value = applyPresence(clients.value, ev, true);
+      },
+      onLeave: (ev) => {
+        clients.value = applyPresence(clients.value, ev, false);
+      },
+      onSubscribed: () => void refresh(),
+    });
+    // Joined an entry that is already subscribed: its `subscribed` event is in the past.
+    if (acquired.entry.status.value === 'subscribed') void load(next);
+    return acquired.release;
   };
 
-  if (!ctx.ssr) {
-    watch(
-      () => toValue(name) || undefined,
-      (next) => {
-        if (next === current) return;
-        stop();
-        if (!next) return;
-        const acquired = acquireChannel(ctx, next, {
-          // The server answers a presence request after the frames it sent before it, so a
-          // list that arrives later is at least as fresh as these changes.
-          onJoin: (ev) => {
-            clients.value = applyPresence(clients.value, ev, true);
-          },
-          onLeave: (ev) => {
-            clients.value = applyPresence(clients.value, ev, false);
-          },
-          onSubscribed: () => void refresh(),
-        });
-        current = next;
-        release = acquired.release;
-        // Joined an entry that is already subscribed: its `subscribed` event is in the past.
-        if (acquired.entry.status.value === 'subscribed') void refresh();
-      },
-      { immediate: true },
-    );
-    if (getCurrentScope()) onScopeDispose(stop);
-  }
+  const current = followChannel(ctx, name, open, () => {
+    loadSeq++;
+    clients.value = [];
+  });
+  const refresh = (): Promise<void> => load(current());
   return { clients, refresh };
 }

@@ -3,7 +3,7 @@
  * queues and recovers instead of asking the user to refresh the page.
  * @module
  */
-import { type ClientOptions, createClient, QueueFullError, type TetherClient } from '@tether/client';
+import { CLIENT_DEFAULTS, type ClientOptions, createClient, QueueFullError, type TetherClient } from '@tether/client';
 import { getCurrentScope, onScopeDispose, shallowRef } from 'vue';
 import { inBrowser } from './context.js';
 
@@ -148,7 +148,7 @@ export function useWebSocket(options: UseWebSocketOptions | (() => UseWebSocketO
 
   const sendMessage = <T>(data: T): void => {
     if (!client || client.state === 'closed') {
-      const max = current.queue?.max ?? 1000;
+      const max = current.queue?.max ?? CLIENT_DEFAULTS.queue.max;
       if (early.length >= max) throw new QueueFullError(max);
       notify(data);
       early.push(data);
