@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { replyTo } from '../server/responder.js';
+import { FAST_REPLY, startFakeOpenAi } from './fake-openai.js';
 import {
   buildApp,
   launch,
@@ -20,6 +21,9 @@ import {
   startServer,
   watchConsole,
 } from './harness.js';
+
+/** Waits for a condition the page reaches on its own (a stream, a reconnect): up to 10 s. */
+const poll = <T>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 10_000, interval: 50 });
 
 if (skipBrowser) process.stdout.write(`skipping the chat app e2e tests: ${missing}\n`);
 
@@ -80,8 +84,8 @@ describe.skipIf(skipBrowser)('chat app in Chromium', () => {
     const got = messages(ada).filter({ hasText: 'line two' });
     await got.waitFor();
     expect(await got.locator('.text').textContent()).toBe('hello ada, line one\nline two');
-    await expect.poll(() => ada.getByTestId('typing').textContent()).toBe('');
-    await expect.poll(() => messages(bob).last().getAttribute('data-status')).toBe('sent');
+    await poll(() => ada.getByTestId('typing').textContent()).toBe('');
+    await poll(() => messages(bob).last().getAttribute('data-status')).toBe('sent');
     expect(await messages(bob).last().getAttribute('class')).toContain('mine');
     expect(await messages(ada).last().getAttribute('class')).not.toContain('mine');
 
@@ -93,7 +97,7 @@ describe.skipIf(skipBrowser)('chat app in Chromium', () => {
     await bob.getByTestId('composer').fill('@ada look at this');
     await bob.getByTestId('composer').press('Enter');
     const unread = ada.locator('[data-testid=room][data-room=lobby] [data-testid=unread]');
-    await expect.poll(() => unread.textContent().catch(() => '')).toBe('2');
+    await poll(() => unread.textContent().catch(() => '')).toBe('2');
 
     // The mention raised a toast; it jumps to the room, which clears the count.
     const toast = ada.getByTestId('toast');
@@ -103,6 +107,7 @@ describe.skipIf(skipBrowser)('chat app in Chromium', () => {
     await messages(ada).filter({ hasText: '@ada look at this' }).waitFor();
     expect(await unread.count()).toBe(0);
     expect(await messages(ada).count()).toBe(3);
+    await screenshot(ada, 'desktop-room');
     expect(problems).toEqual([]);
   }, 30_000);
 
@@ -113,9 +118,11 @@ describe.skipIf(skipBrowser)('chat app in Chromium', () => {
       await ada.getByTestId('composer').fill(text);
       await ada.getByTestId('composer').press('Enter');
     }
-    await expect
-      .poll(() => messages(ada).evaluateAll((els) => els.map((e) => e.dataset.status)))
-      .toEqual(['sent', 'sent', 'sent']);
+    await poll(() => messages(ada).evaluateAll((els) => els.map((e) => e.dataset.status))).toEqual([
+      'sent',
+      'sent',
+      'sent',
+    ]);
     await ada.getByTestId('new-session').click();
     await ada.getByTestId('composer').fill('12 * 7');
     await ada.getByTestId('composer').press('Enter');
@@ -124,14 +131,14 @@ describe.skipIf(skipBrowser)('chat app in Chromium', () => {
 
     const carl = await person(s.base, 'carl');
     const texts = () => carl.locator('[data-testid=message] .text').allTextContents();
-    await expect.poll(texts).toEqual(['first', 'second', 'third']);
+    await poll(texts).toEqual(['first', 'second', 'third']);
 
     await ada.reload();
     await ada.getByTestId('session-title').getByText('12 * 7').waitFor();
     await ada.getByTestId('assistant-message').getByText('12 * 7 = 84.').waitFor();
     await ada.getByTestId('session-list').getByText('12 * 7').waitFor();
     await ada.locator('[data-testid=room][data-room=lobby]').click();
-    await expect.poll(() => messages(ada).count()).toBe(3);
+    await poll(() => messages(ada).count()).toBe(3);
   }, 30_000);
 
   it('survives a SIGKILL mid-reply: countdown banner, the reply completes once, an offline message is sent once', async () => {
@@ -143,7 +150,7 @@ describe.skipIf(skipBrowser)('chat app in Chromium', () => {
     await ada.getByTestId('composer').fill(question);
     await ada.getByTestId('composer').press('Enter');
     const reply = ada.getByTestId('assistant-message');
-    await expect.poll(async () => ((await reply.textContent()) ?? '').length, { timeout: 10_000 }).toBeGreaterThan(60);
+    await poll(async () => ((await reply.textContent()) ?? '').length).toBeGreaterThan(60);
     expect(await reply.getAttribute('data-status')).toBe('streaming');
 
     await first.stop('SIGKILL');
@@ -163,14 +170,14 @@ describe.skipIf(skipBrowser)('chat app in Chromium', () => {
       .getByTestId('retry-now')
       .click({ timeout: 5000 })
       .catch(() => {}); // may already be back
-    await expect.poll(() => offline.getAttribute('data-status'), { timeout: 10_000 }).toBe('sent');
+    await poll(() => offline.getAttribute('data-status')).toBe('sent');
     await banner
       .getByText('Back online')
       .waitFor({ timeout: 5000 })
       .catch(() => {});
     await messages(bob).filter({ hasText: 'typed while the server was down' }).waitFor({ timeout: 10_000 });
     await ada.goBack(); // back to the assistant session
-    await expect.poll(() => reply.getAttribute('data-status'), { timeout: 15_000 }).toBe('done');
+    await poll(() => reply.getAttribute('data-status')).toBe('done');
     expect((await reply.locator('.markdown').textContent())?.trim()).toBe(replyTo(question));
 
     // Exactly once: on bob's page and in what the server stored.
@@ -185,4 +192,110 @@ describe.skipIf(skipBrowser)('chat app in Chromium', () => {
       db.close();
     }
   }, 45_000);
+
+  it('the openai responder streams from an OpenAI-compatible endpoint; Stop aborts the upstream request', async () => {
+    const fake = await startFakeOpenAi();
+    try {
+      const s = await server({
+        env: {
+          TETHER_OPENAI_BASE_URL: fake.baseUrl,
+          TETHER_OPENAI_API_KEY: 'test-key',
+          TETHER_OPENAI_MODEL: 'fake-model',
+        },
+      });
+      const ada = await person(s.base, 'ada');
+      await ada.getByTestId('new-session').click();
+      await ada.getByTestId('composer').fill('hello model');
+      await ada.getByTestId('composer').press('Enter');
+      const reply = ada.getByTestId('assistant-message').last();
+      await poll(() => reply.getAttribute('data-status')).toBe('done');
+      // Rendered Markdown, never raw text.
+      expect(await reply.locator('.markdown strong').textContent()).toBe('bold');
+      expect(await reply.locator('.markdown li').allTextContents()).toEqual(['one', 'two']);
+      await ada.getByTestId('session-title').getByText('Fake title').waitFor();
+      const asked = fake.requests[0];
+      expect(asked?.authorization).toBe('Bearer test-key');
+      expect(asked?.body).toMatchObject({ model: 'fake-model', stream: true });
+      expect(asked?.body.messages?.at(-1)).toEqual({ role: 'user', content: 'hello model' });
+      expect(FAST_REPLY.join('')).toContain('**bold**');
+
+      // A long answer, stopped: the endpoint sees its connection closed.
+      const closed = fake.nextAbort();
+      await ada.getByTestId('composer').fill('slow please');
+      await ada.getByTestId('composer').press('Enter');
+      await poll(async () => (await reply.textContent()) ?? '').toContain('word3');
+      await ada.getByTestId('stop').click();
+      await Promise.race([
+        closed,
+        new Promise((_, reject) => setTimeout(() => reject(new Error('upstream was not aborted')), 5000)),
+      ]);
+      await poll(() => reply.getAttribute('data-status')).toBe('cancelled');
+      const stoppedAt = (await reply.textContent()) ?? '';
+      expect(stoppedAt).not.toContain('word399');
+
+      // An upstream error becomes a message a person can read, with Retry.
+      await ada.getByTestId('composer').fill('fail now');
+      await ada.getByTestId('composer').press('Enter');
+      await poll(() => reply.getAttribute('data-status')).toBe('error');
+      await reply.getByText('The model server answered 401: Incorrect API key provided').waitFor();
+      await reply.getByTestId('retry').waitFor();
+      await screenshot(ada, 'desktop-assistant');
+      expect(fake.aborted()).toBe(1);
+    } finally {
+      await fake.close();
+    }
+  }, 30_000);
+
+  it('works at 375 px: login, room, drawer, assistant and offline, one screenshot each', async () => {
+    const s = await server();
+    const context = await browser.newContext({ viewport: { width: 375, height: 740 }, deviceScaleFactor: 1 });
+    contexts.push(context);
+    const page = await context.newPage();
+    const problems = watchConsole(page);
+    const fits = () => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+    await page.goto(s.base);
+    await page.getByTestId('login-name').waitFor();
+    await screenshot(page, 'mobile-login');
+    await login(page, s.base, 'ada');
+
+    const bob = await person(s.base, 'bob');
+    await bob.getByTestId('composer').fill(`@ada a long line without spaces: ${'x'.repeat(120)}`);
+    await bob.getByTestId('composer').press('Enter');
+    await page.getByTestId('composer').fill('A reply of mine\nover two lines');
+    await page.getByTestId('composer').press('Enter');
+    await poll(() => page.getByTestId('message').count()).toBe(2);
+    await page.getByTestId('toast').waitFor();
+    expect(await fits()).toBe(true);
+    await screenshot(page, 'mobile-room');
+    await page.getByTestId('toast').getByRole('button', { name: 'Dismiss' }).click();
+
+    // The lists live in a drawer: opened by the menu button, closed by Escape, focus returns.
+    const menu = page.getByRole('button', { name: 'Rooms and chats' });
+    expect(await page.getByTestId('room-list').isVisible()).toBe(false);
+    await menu.click();
+    await page.getByTestId('room-list').waitFor({ state: 'visible' });
+    // Fully slid in (the drawer animates for 0.2 s).
+    await poll(async () => (await page.locator('#sidebar').boundingBox())?.x).toBe(0);
+    await screenshot(page, 'mobile-drawer');
+    await page.keyboard.press('Escape');
+    await page.getByTestId('room-list').waitFor({ state: 'hidden' });
+    expect(await menu.evaluate((el) => el === document.activeElement)).toBe(true);
+
+    await menu.click();
+    await page.getByTestId('new-session').click();
+    await page.getByTestId('composer').fill('help');
+    await page.keyboard.press('Enter');
+    const reply = page.getByTestId('assistant-message');
+    await poll(() => reply.getAttribute('data-status')).toBe('done');
+    expect(await reply.locator('.markdown li').count()).toBe(3);
+    expect(await fits()).toBe(true);
+    await screenshot(page, 'mobile-assistant');
+
+    await context.setOffline(true);
+    await page.getByTestId('status-banner').getByText('you are offline').waitFor();
+    await screenshot(page, 'mobile-offline');
+    await context.setOffline(false);
+    await page.getByTestId('status-banner').getByText('Back online').waitFor({ timeout: 10_000 });
+    expect(problems).toEqual([]);
+  }, 30_000);
 });

@@ -46,6 +46,7 @@ export function useConnection(client: TetherClient, state: Readonly<Ref<ClientSt
   ];
   const onOnline = (): void => {
     online.value = true;
+    if (client.state === 'open') backUntil.value = Date.now() + 2500;
   };
   const onOffline = (): void => {
     online.value = false;
@@ -76,8 +77,9 @@ export function useConnection(client: TetherClient, state: Readonly<Ref<ClientSt
 
   const banner = computed<Banner>(() => {
     const s = state.value;
-    if (s === 'open') return now.value < backUntil.value ? { kind: 'back' } : { kind: 'none' };
+    // The browser knows first: an open socket does not outlive the network for long.
     if (!online.value) return { kind: 'offline' };
+    if (s === 'open') return now.value < backUntil.value ? { kind: 'back' } : { kind: 'none' };
     if (s === 'closed') return { kind: 'closed' };
     if (s === 'reconnecting') {
       const left = Math.ceil((retryAt.value - now.value) / 1000);
