@@ -13,11 +13,11 @@ import { API_KEY, cleanup, connectAs, RawClient, startServer, token, waitFor } f
 
 afterEach(cleanup);
 
-const post = (http: string, body: string | Uint8Array) =>
+const post = (http: string, body: string | Buffer) =>
   fetch(`${http}/api/publish`, {
     method: 'POST',
     headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
-    body,
+    body: typeof body === 'string' ? body : new Blob([new Uint8Array(body)]),
   });
 
 const deep = (n: number): unknown => {
