@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { INTERRUPTED } from '../server/assistant.js';
 import { replyTo } from '../server/responder.js';
 import { FAST_REPLY, startFakeOpenAi } from './fake-openai.js';
 import {
@@ -241,6 +242,35 @@ describe.skipIf(skipBrowser)('chat app in Chromium', () => {
       await reply.getByTestId('retry').waitFor();
       await screenshot(ada, 'desktop-assistant');
       expect(fake.aborted()).toBe(1);
+    } finally {
+      await fake.close();
+    }
+  }, 30_000);
+
+  it('a model reply cut by a SIGKILL is marked interrupted after the restart, and Retry asks again', async () => {
+    const fake = await startFakeOpenAi();
+    try {
+      const env = { TETHER_OPENAI_BASE_URL: fake.baseUrl, TETHER_OPENAI_MODEL: 'fake-model' };
+      const first = await server({ env });
+      const ada = await person(first.base, 'ada');
+      await ada.getByTestId('new-session').click();
+      await ada.getByTestId('composer').fill('slow once please');
+      await ada.getByTestId('composer').press('Enter');
+      const reply = ada.getByTestId('assistant-message');
+      await poll(async () => (await reply.textContent()) ?? '').toContain('word3');
+      await first.stop('SIGKILL');
+      await server({ env, port: first.port, dataDir: first.dataDir });
+
+      await poll(() => reply.getAttribute('data-status')).toBe('error');
+      await reply.getByText(INTERRUPTED).waitFor();
+      await reply.getByTestId('retry').click();
+      await poll(() => reply.getAttribute('data-status')).toBe('done');
+      expect(await reply.locator('.markdown strong').textContent()).toBe('bold');
+      // The retried exchange replaced the interrupted one, here and on the server.
+      await ada.reload();
+      await poll(() => reply.getAttribute('data-status')).toBe('done');
+      expect(await ada.locator('.message.user').count()).toBe(1);
+      expect(await reply.count()).toBe(1);
     } finally {
       await fake.close();
     }

@@ -1,7 +1,8 @@
 /**
  * A local OpenAI-compatible endpoint for tests: `POST /v1/chat/completions` streams server-sent
  * events like the real thing. The last user message picks the behaviour: `slow …` streams for a
- * long time (to be stopped), `fail …` answers 401, anything else streams a short Markdown reply.
+ * long time (to be stopped), `slow once …` does so the first time it is asked only, `fail …`
+ * answers 401, anything else streams a short Markdown reply.
  * It records every request and whether the client closed a stream before it ended.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -15,6 +16,7 @@ export const FAST_REPLY = ['Here is **bold** text', ' and a list:\n\n', '- one\n
 
 export async function startFakeOpenAi() {
   const requests: FakeRequest[] = [];
+  const asked = new Map<string, number>();
   let onAbort: (() => void) | undefined;
   let aborted = 0;
   const read = (req: IncomingMessage): Promise<string> =>
@@ -45,8 +47,10 @@ export async function startFakeOpenAi() {
       return;
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-    const parts = last.startsWith('slow') ? Array.from({ length: 400 }, (_, i) => `word${i} `) : FAST_REPLY;
-    const delay = last.startsWith('slow') ? 50 : 20;
+    asked.set(last, (asked.get(last) ?? 0) + 1);
+    const slow = last.startsWith('slow once') ? asked.get(last) === 1 : last.startsWith('slow');
+    const parts = slow ? Array.from({ length: 400 }, (_, i) => `word${i} `) : FAST_REPLY;
+    const delay = slow ? 50 : 20;
     let i = 0;
     let ended = false;
     res.on('close', () => {

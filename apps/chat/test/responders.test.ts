@@ -167,6 +167,32 @@ describe('chat responders', () => {
     });
   });
 
+  it("chat.sessions lists the caller's sessions with a title, most recent first; chat.forget drops an exchange", async () => {
+    const ann = await connect('ann');
+    const bob = await connect('bob');
+    for (const [id, text] of [
+      ['a1', 'first question here'],
+      ['a2', 'second one'],
+    ] as const) {
+      const w = await watch(ann, id);
+      const { eventId } = await ann.rpc<{ eventId: string }>('chat.send', { sessionId: id, text });
+      await w.until((e) => e.event_id === eventId && e.data.type === 'END');
+    }
+    await watch(ann, 'empty'); // claimed, never asked: not listed
+    const list = await ann.rpc<{ sessions: { id: string; title: string }[] }>('chat.sessions');
+    expect(list.sessions.map((s) => [s.id, s.title])).toEqual([
+      ['a2', 'second one'],
+      ['a1', 'first question here'],
+    ]);
+    await expect(bob.rpc('chat.sessions')).resolves.toEqual({ sessions: [] });
+
+    const history = await ann.rpc<{ messages: { event_id: string }[] }>('chat.history', { sessionId: 'a1' });
+    const eventId = history.messages[0]?.event_id;
+    await ann.rpc('chat.forget', { sessionId: 'a1', eventId });
+    await expect(ann.rpc('chat.history', { sessionId: 'a1' })).resolves.toEqual({ messages: [] });
+    await expect(bob.rpc('chat.forget', { sessionId: 'a2', eventId })).rejects.toMatchObject({ code: 'forbidden' });
+  });
+
   it('rejects bad params with bad_request', async () => {
     const ann = await connect('ann');
     await expect(ann.rpc('chat.send', { sessionId: 's5' })).rejects.toMatchObject({ code: 'bad_request' });

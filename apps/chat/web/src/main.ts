@@ -10,9 +10,9 @@ const tether = createTether({
   url: `${scheme}://${location.host}/ws`,
   // Called on every (re)connect: the dev login hands out a fresh token.
   token: fetchToken,
-  // A person is waiting: never more than 3 s between two attempts (a server-to-server client
+  // A person is waiting: never more than 2 s between two attempts (a server-to-server client
   // would back off further). `online` and a visible tab also trigger an attempt at once.
-  reconnect: { initialDelay: 500, maxDelay: 3000 },
+  reconnect: { initialDelay: 500, maxDelay: 2000 },
   // ChatApp connects once someone has logged in.
   autoConnect: false,
 });
