@@ -1,235 +1,261 @@
 /**
- * Side-by-side benchmark: Tether against raw `ws` and Socket.IO, in the same run, on the same
- * machine, reported as ratios to raw `ws`. Each server runs in its own process; all clients run
- * here. Usage: `npm run bench` (options: --subscribers N --messages M --size BYTES).
+ * Side-by-side benchmark: Tether against raw `ws` and Socket.IO 4 in the same run, as ratios to
+ * raw `ws`. Each server is a process of its own pinned to core 0; the load generator
+ * (bench/gen.ts) is one more process pinned to core 1; kinds are interleaved within each
+ * repetition (their order rotates), and every figure is the median of the repetitions.
  *
- * Scenarios:
- * - fan-out throughput: one publisher blasts M messages; time until each of N subscribers has all M.
- * - fan-out latency: one message at a time; time from publish until the last subscriber has it.
- * - round trip: one client, sequential request/reply (rpc / ack / echo).
+ * `npm run bench -- [--quick] [--json] [--reps N] [--only a,b] [--svg FILE] [--md FILE]`
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { createClient } from '@tether/client';
-import { SignJWT } from 'jose';
-import { io as ioClient, type Socket } from 'socket.io-client';
-import WebSocket from 'ws';
-import { CHANNEL, SECRET } from './shared.js';
+import { bundleSizes } from './bundle.js';
+import type { Command } from './gen.js';
+import { CORES, fileLimit, GENERATOR_CPU, kill, Lines, SERVER_CPU, spawnNode, TASKSET } from './proc.js';
+import { type Figures, machine, markdown, ratios, svg } from './report.js';
+import type { Kind } from './wire.js';
 
 const { values } = parseArgs({
   options: {
-    subscribers: { type: 'string', default: '100' },
-    messages: { type: 'string', default: '2000' },
-    size: { type: 'string', default: '100' },
-    rounds: { type: 'string', default: '300' },
+    quick: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    reps: { type: 'string' },
+    only: { type: 'string' },
+    svg: { type: 'string' },
+    md: { type: 'string' },
   },
 });
-const SUBSCRIBERS = Number(values.subscribers);
-const MESSAGES = Number(values.messages);
-const ROUNDS = Number(values.rounds);
-const PAD = 'x'.repeat(Number(values.size));
+const QUICK = values.quick === true;
+const REPS = Number(values.reps ?? (QUICK ? 1 : 3));
+const log = (...args: unknown[]) => process.stderr.write(`${args.join(' ')}\n`);
 
-type Kind = 'ws' | 'socketio' | 'tether';
-
-interface Subscriber {
-  close(): void;
-}
-interface Harness {
-  /** Connects a subscriber whose `onMessage` gets the publish timestamp of every message. */
-  subscriber(onMessage: (sentAt: number) => void): Promise<Subscriber>;
-  /** A connection that publishes `{t, pad}` and does request/reply. */
-  publisher(): Promise<{ publish(sentAt: number): void; request(): Promise<void>; close(): void }>;
+export interface Scenario {
+  id: string;
+  command: Omit<Command, 'kind' | 'ports' | 'pids'>;
+  kinds: Kind[];
+  /** Left out of `--quick`. */
+  fullOnly?: boolean;
 }
 
-async function startServer(kind: Kind): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./servers.ts', import.meta.url).pathname, kind], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
-  return { port: (JSON.parse(line) as { port: number }).port, child };
-}
+const ALL: Kind[] = ['ws', 'socketio', 'tether'];
+/** The full figure, or the reduced one `--quick` uses. */
+const q = <T>(full: T, quick: T): T => (QUICK ? quick : full);
 
-const openWs = async (url: string, protocol?: string) => {
-  const ws = new WebSocket(url, protocol ? [protocol] : [], { perMessageDeflate: false });
-  await once(ws, 'open');
-  return ws;
-};
-
-function harness(kind: Kind, port: number, token: string): Harness {
-  if (kind === 'ws') {
-    const url = `ws://127.0.0.1:${port}`;
-    return {
-      async subscriber(onMessage) {
-        const ws = await openWs(url);
-        ws.on('message', (data) => onMessage((JSON.parse(data.toString()) as { t: number }).t));
-        return { close: () => ws.close() };
-      },
-      async publisher() {
-        const ws = await openWs(url);
-        return {
-          publish: (t) => ws.send(JSON.stringify({ t, pad: PAD })),
-          async request() {
-            ws.send(JSON.stringify({ rpc: 1, pad: PAD }));
-            await once(ws, 'message');
-          },
-          close: () => ws.close(),
-        };
-      },
-    };
-  }
-  if (kind === 'socketio') {
-    const connect = async (): Promise<Socket> => {
-      const socket = ioClient(`http://127.0.0.1:${port}`, { transports: ['websocket'], forceNew: true });
-      await new Promise<void>((resolve) => socket.once('connect', resolve));
-      return socket;
-    };
-    return {
-      async subscriber(onMessage) {
-        const socket = await connect();
-        socket.on('msg', (data: { t: number }) => onMessage(data.t));
-        return { close: () => socket.close() };
-      },
-      async publisher() {
-        const socket = await connect();
-        return {
-          publish: (t) => socket.emit('pub', { t, pad: PAD }),
-          request: async () => {
-            await socket.emitWithAck('rpc', { pad: PAD });
-          },
-          close: () => socket.close(),
-        };
-      },
-    };
-  }
-  const url = `ws://127.0.0.1:${port}/ws`;
-  return {
-    async subscriber(onMessage) {
-      const client = createClient({ url, token, WebSocket });
-      await client.connect();
-      const sub = client.subscribe<{ t: number }>(CHANNEL, { onMessage: (data) => onMessage(data.t) });
-      await sub.ready;
-      return { close: () => client.close() };
+const SCENARIOS: Scenario[] = [
+  { id: q('idle-10k', 'idle-1k'), command: { scenario: 'idle', n: q(10_000, 1_000), timeoutMs: 60_000 }, kinds: ALL },
+  { id: 'idle-19k', command: { scenario: 'idle', n: 19_000, timeoutMs: 90_000 }, kinds: ALL, fullOnly: true },
+  {
+    id: q('fanout-1k', 'fanout-500'),
+    command: { scenario: 'fanout', n: q(1_000, 500), messages: q(500, 100), size: 100, timeoutMs: q(60_000, 10_000) },
+    kinds: ALL,
+  },
+  {
+    id: 'fanout-10k',
+    command: { scenario: 'fanout', n: 10_000, messages: 50, size: 100, timeoutMs: 60_000 },
+    kinds: ALL,
+    fullOnly: true,
+  },
+  {
+    id: 'latency',
+    command: { scenario: 'latency', n: q(1_000, 500), rate: 50, seconds: q(5, 1), size: 100, timeoutMs: 30_000 },
+    kinds: ALL,
+  },
+  { id: 'rpc', command: { scenario: 'rpc', n: 100, seconds: q(5, 1), size: 100, timeoutMs: 30_000 }, kinds: ALL },
+  {
+    id: 'join',
+    command: { scenario: 'join', n: q(10_000, 500), channel: 'room:lobby', timeoutMs: q(60_000, 5_000) },
+    kinds: ALL,
+  },
+  {
+    id: 'join-nopresence',
+    command: { scenario: 'join', n: q(10_000, 500), channel: 'bench:lobby', timeoutMs: q(60_000, 5_000) },
+    kinds: ['tether'],
+  },
+  {
+    id: 'storm',
+    command: {
+      scenario: 'storm',
+      n: q(10_000, 500),
+      channel: 'room:storm',
+      downMs: q(2_000, 500),
+      timeoutMs: q(60_000, 8_000),
     },
-    async publisher() {
-      const client = createClient({ url, token, WebSocket });
-      await client.connect();
-      let id = 0;
-      return {
-        // Fire and forget, as the other two do; the reply is not awaited.
-        publish: (t) => void client.publish(CHANNEL, { t, pad: PAD }).catch(() => {}),
-        request: async () => {
-          await client.rpc('echo', { pad: PAD, n: id++ });
-        },
-        close: () => client.close(),
-      };
-    },
+    kinds: ALL,
+  },
+  {
+    id: 'redis-fanout',
+    command: { scenario: 'fanout', n: q(1_000, 500), messages: q(500, 100), size: 100, timeoutMs: q(60_000, 10_000) },
+    kinds: ['tether-redis'],
+  },
+  {
+    id: 'redis-latency',
+    command: { scenario: 'latency', n: 1_000, rate: 50, seconds: 5, size: 100, timeoutMs: 30_000 },
+    kinds: ['tether-redis'],
+    fullOnly: true,
+  },
+];
+
+const only = values.only?.split(',');
+const scenarios = SCENARIOS.filter((s) => !(QUICK && s.fullOnly) && (!only || only.some((o) => s.id.startsWith(o))));
+
+// ------------------------------------------------------------------ servers
+
+interface Server {
+  child: ChildProcess;
+  port: number;
+  lines: Lines;
+}
+
+const serverScript = new URL('./servers.ts', import.meta.url).pathname;
+
+async function startServer(kind: Kind, port = 0, prefix = ''): Promise<Server> {
+  const child = spawnNode(SERVER_CPU, ['--expose-gc', serverScript, kind, String(port), prefix]);
+  const lines = new Lines(child);
+  const { port: bound } = await lines.next<{ port: number }>(30_000);
+  return { child, port: bound, lines };
+}
+
+/** `tether-redis` is two nodes on one Redis (both pinned to the server core); others are one. */
+async function startServers(kind: Kind, runId: string): Promise<Server[]> {
+  if (kind !== 'tether-redis') return [await startServer(kind)];
+  return [await startServer(kind, 0, runId), await startServer(kind, 0, runId)];
+}
+
+async function memory(server: Server): Promise<unknown> {
+  server.child.stdin!.write('mem\n');
+  return server.lines.next(30_000);
+}
+
+// ------------------------------------------------------------------ generator
+
+let generator: { child: ChildProcess; lines: Lines } | undefined;
+
+function startGenerator() {
+  const child = spawnNode(GENERATOR_CPU, [new URL('./gen.ts', import.meta.url).pathname]);
+  generator = { child, lines: new Lines(child) };
+  return generator;
+}
+
+type Result = Record<string, number | boolean | string>;
+
+async function runOnce(scenario: Scenario, kind: Kind, runId: string): Promise<Result> {
+  let servers = await startServers(kind, runId);
+  const gen = generator ?? startGenerator();
+  const command: Command = {
+    ...scenario.command,
+    kind,
+    ports: servers.map((s) => s.port),
+    pids: servers.map((s) => s.child.pid as number),
   };
-}
-
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
-
-interface Result {
-  throughput: number;
-  latencyP50: number;
-  latencyP99: number;
-  rttP50: number;
-}
-
-async function measure(kind: Kind, token: string): Promise<Result> {
-  const { port, child } = await startServer(kind);
+  gen.child.stdin!.write(`${JSON.stringify(command)}\n`);
+  const deadline = Date.now() + command.timeoutMs + 120_000;
   try {
-    const h = harness(kind, port, token);
-    let received = 0;
-    let target = 0;
-    let onTarget: (() => void) | undefined;
-    const latencies: number[] = [];
-    let recordLatency = false;
-    const subs: Subscriber[] = [];
-    for (let i = 0; i < SUBSCRIBERS; i++) {
-      subs.push(
-        await h.subscriber((t) => {
-          received++;
-          if (recordLatency && received === target) latencies.push(performance.now() - t);
-          if (received === target) onTarget?.();
-        }),
+    for (;;) {
+      const line = await gen.lines.next<{ ask?: { ask: string; downMs?: number }; result?: Result }>(
+        Math.max(1, deadline - Date.now()),
       );
+      if (line.result) return line.result;
+      if (line.ask?.ask === 'mem') {
+        gen.child.stdin!.write(`${JSON.stringify(await memory(servers[0] as Server))}\n`);
+      } else if (line.ask?.ask === 'restart') {
+        const port = (servers[0] as Server).port;
+        await Promise.all(servers.map((s) => kill(s.child)));
+        await new Promise((r) => setTimeout(r, line.ask?.downMs ?? 2_000));
+        servers = [await startServer(kind, port)];
+        gen.child.stdin!.write(`${JSON.stringify({ pid: (servers[0] as Server).child.pid })}\n`);
+      }
     }
-    const pub = await h.publisher();
-    const until = (n: number) =>
-      new Promise<void>((resolve, reject) => {
-        target = n;
-        const timer = setTimeout(() => reject(new Error(`${kind}: ${received}/${n} delivered after 60 s`)), 60_000);
-        onTarget = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        if (received >= n) onTarget();
-      });
-
-    // Warm-up, then throughput.
-    received = 0;
-    for (let i = 0; i < 50; i++) pub.publish(performance.now());
-    await until(50 * SUBSCRIBERS);
-    received = 0;
-    const started = performance.now();
-    for (let i = 0; i < MESSAGES; i++) pub.publish(performance.now());
-    await until(MESSAGES * SUBSCRIBERS);
-    const throughput = (MESSAGES * SUBSCRIBERS) / ((performance.now() - started) / 1000);
-
-    // Latency: one message in flight at a time, until the last subscriber has it.
-    recordLatency = true;
-    for (let i = 0; i < ROUNDS; i++) {
-      received = 0;
-      const done = until(SUBSCRIBERS);
-      pub.publish(performance.now());
-      await done;
-    }
-    recordLatency = false;
-
-    const rtts: number[] = [];
-    for (let i = 0; i < ROUNDS; i++) {
-      const t = performance.now();
-      await pub.request();
-      rtts.push(performance.now() - t);
-    }
-    pub.close();
-    for (const s of subs) s.close();
-    latencies.sort((a, b) => a - b);
-    rtts.sort((a, b) => a - b);
-    return {
-      throughput,
-      latencyP50: percentile(latencies, 0.5),
-      latencyP99: percentile(latencies, 0.99),
-      rttP50: percentile(rtts, 0.5),
-    };
+  } catch (err) {
+    // The generator is stuck or gone: start a fresh one for the next run.
+    await kill(gen.child);
+    generator = undefined;
+    return { error: err instanceof Error ? err.message : String(err), finished: false };
   } finally {
-    child.kill('SIGKILL');
+    await Promise.all(servers.map((s) => kill(s.child)));
   }
 }
 
-const token = await new SignJWT({})
-  .setProtectedHeader({ alg: 'HS256' })
-  .setSubject('bench')
-  .setExpirationTime('1h')
-  .sign(new TextEncoder().encode(SECRET));
-
-const kinds: Kind[] = ['ws', 'socketio', 'tether'];
-const results = {} as Record<Kind, Result>;
-for (const kind of kinds) results[kind] = await measure(kind, token);
-
-const base = results.ws;
-const fmt = (n: number, digits = 2) => n.toFixed(digits);
-console.log(
-  `\nfan-out to ${SUBSCRIBERS} subscribers, ${MESSAGES} messages of ~${PAD.length} bytes; ${ROUNDS} latency and round-trip rounds; node ${process.version}\n`,
-);
-console.log('| server | deliveries/s | × ws | latency p50 ms | p99 ms | × ws (p50) | round trip p50 ms | × ws |');
-console.log('|---|---|---|---|---|---|---|---|');
-for (const kind of kinds) {
-  const r = results[kind];
-  console.log(
-    `| ${kind} | ${Math.round(r.throughput)} | ${fmt(r.throughput / base.throughput)} | ${fmt(r.latencyP50)} | ${fmt(r.latencyP99)} | ${fmt(r.latencyP50 / base.latencyP50)} | ${fmt(r.rttP50, 3)} | ${fmt(r.rttP50 / base.rttP50)} |`,
-  );
+function median(runs: Result[]): Result {
+  const out: Result = {};
+  const keys = new Set(runs.flatMap((r) => Object.keys(r)));
+  for (const key of keys) {
+    const vals = runs.map((r) => r[key]).filter((v) => v !== undefined);
+    if (vals.every((v) => typeof v === 'number')) {
+      const sorted = (vals as number[]).filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+      out[key] = sorted.length ? (sorted[Math.floor((sorted.length - 1) / 2)] as number) : Number.NaN;
+    } else if (vals.every((v) => typeof v === 'boolean')) {
+      // A flag that is bad in any repetition stays bad: `finished` needs all, `overloaded` any.
+      out[key] = key === 'overloaded' ? vals.some(Boolean) : vals.every(Boolean);
+    } else out[key] = String(vals[0]);
+  }
+  out.reps = runs.length;
+  return out;
 }
+
+// ------------------------------------------------------------------ main
+
+const started = Date.now();
+log(
+  `bench: ${QUICK ? 'quick' : 'full'}, ${REPS} repetition(s), ${CORES} cores, taskset ${TASKSET ? 'yes' : 'no'}, file limit ${fileLimit()}`,
+);
+const runs: Record<string, Partial<Record<Kind, Result[]>>> = {};
+const gaveUp = new Set<string>();
+const runId = `tether-bench-${Date.now().toString(36)}`;
+for (let rep = 0; rep < REPS; rep++) {
+  for (const scenario of scenarios) {
+    // Rotate the order of kinds every repetition so none always runs first (or last).
+    const kinds = scenario.kinds.map((_, i) => scenario.kinds[(i + rep) % scenario.kinds.length] as Kind);
+    for (const kind of kinds) {
+      const key = `${scenario.id}/${kind}`;
+      if (gaveUp.has(key)) continue;
+      const t = Date.now();
+      const result = await runOnce(scenario, kind, `${runId}-${rep}`);
+      const byKind = runs[scenario.id] ?? {};
+      runs[scenario.id] = byKind;
+      byKind[kind] = [...(byKind[kind] ?? []), result];
+      log(`  rep ${rep + 1} ${key}: ${JSON.stringify(result)} (${((Date.now() - t) / 1000).toFixed(1)} s)`);
+      // A run that could not finish is not repeated: its repetitions would only cost the same timeout.
+      if (result.finished === false || result.error) gaveUp.add(key);
+    }
+  }
+}
+if (generator) await kill(generator.child);
+
+const results: Figures['results'] = {};
+for (const [id, byKind] of Object.entries(runs)) {
+  results[id] = {};
+  for (const [kind, list] of Object.entries(byKind)) (results[id] as Record<string, Result>)[kind] = median(list);
+}
+const figures: Figures = {
+  machine: machine(),
+  mode: QUICK ? 'quick' : 'full',
+  reps: REPS,
+  seconds: Math.round((Date.now() - started) / 1000),
+  results,
+  bundle: only && !only.includes('bundle') ? [] : await bundleSizes(),
+  ratios: {},
+};
+figures.ratios = ratios(figures);
+await cleanRedis(runId);
+
+console.log(markdown(figures));
+if (values.svg) writeFileSync(values.svg, svg(figures));
+if (values.md) writeFileSync(values.md, markdown(figures));
+if (values.json) console.log(JSON.stringify(figures));
 process.exit(0);
+
+/** Deletes the keys the two-node runs left in Redis (their prefix is this run's id). */
+async function cleanRedis(prefix: string): Promise<void> {
+  if (!scenarios.some((s) => s.kinds.includes('tether-redis'))) return;
+  try {
+    const { createClient } = await import('redis');
+    const redis = createClient({ url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' });
+    await redis.connect();
+    const doomed: string[] = [];
+    for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) doomed.push(...keys);
+    for (let i = 0; i < doomed.length; i += 500) await redis.del(doomed.slice(i, i + 500));
+    await redis.quit();
+  } catch (err) {
+    log(`could not clean Redis keys ${prefix}*: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}

@@ -1,59 +1,97 @@
 /**
- * One benchmark server per process: `tsx bench/servers.ts <ws|socketio|tether>` prints
- * `{"port": N}` on stdout once listening and runs until killed. Each one does the same job:
- * whatever a client publishes reaches every subscriber of the one room.
+ * One benchmark server per process: `servers.ts <ws|socketio|tether|tether-redis> [port] [prefix]`
+ * prints `{"port": N}` on stdout once listening and runs until killed. Each does the same job:
+ * a client that subscribes (joins the room) gets every publication of the room; an echo RPC
+ * answers with its params. A `mem` line on stdin answers `{"rss","heap"}` after a full GC (the
+ * process runs with `--expose-gc`).
+ *
+ * Tether: channels `bench:*` have presence off (fan-out, latency, RPC measure delivery alone);
+ * `room:*` is the default namespace (presence on), used by the presence and reconnect scenarios.
  */
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createInterface } from 'node:readline';
 import { Server as SocketIoServer } from 'socket.io';
-import { WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 
 import { SECRET } from './shared.js';
 
 const ready = (port: number) => process.stdout.write(`${JSON.stringify({ port })}\n`);
 
-async function rawWs() {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+async function rawWs(port: number) {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port, perMessageDeflate: false, clientTracking: false });
   await new Promise<void>((r) => wss.once('listening', () => r()));
+  const room = new Set<WebSocket>();
   wss.on('connection', (ws) => {
-    ws.on('message', (data, isBinary) => {
-      const text = data.toString();
-      if (text.startsWith('{"rpc"')) return ws.send(text);
-      // Forward the publication as is to every other client: the floor any server can reach.
-      for (const peer of wss.clients) if (peer !== ws) peer.send(data, { binary: isBinary });
+    ws.on('close', () => room.delete(ws));
+    ws.on('message', (data: Buffer, isBinary) => {
+      if (data.length === 3 && data.toString() === 'sub') {
+        room.add(ws);
+        ws.send('ok');
+        return;
+      }
+      if (data[2] === 114 /* {"rpc" */) return ws.send(data, { binary: false });
+      // Forward the publication as is to every member: the floor any server can reach.
+      for (const peer of room) if (peer !== ws) peer.send(data, { binary: isBinary });
     });
   });
   ready((wss.address() as AddressInfo).port);
 }
 
-async function socketIo() {
+async function socketIo(port: number) {
   const http = createHttpServer();
-  const io = new SocketIoServer(http, { transports: ['websocket'], perMessageDeflate: false });
+  const io = new SocketIoServer(http, { transports: ['websocket'], perMessageDeflate: false, serveClient: false });
   io.on('connection', (socket) => {
-    socket.join('bench');
+    socket.on('sub', (_data, ack) => {
+      socket.join('bench');
+      ack();
+    });
     socket.on('pub', (data) => socket.to('bench').emit('msg', data));
     socket.on('rpc', (data, ack) => ack(data));
   });
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => http.listen(port, '127.0.0.1', r));
   ready((http.address() as AddressInfo).port);
 }
 
-async function tether() {
+async function tether(port: number, redisPrefix?: string) {
   const { createServer } = await import('@tether/server');
+  const broker = redisPrefix
+    ? (await import('@tether/redis')).redisBroker({
+        url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+        prefix: redisPrefix,
+      })
+    : undefined;
   const server = createServer({
     host: '127.0.0.1',
-    port: 0,
+    port,
     auth: { jwtSecret: SECRET },
+    ...(broker && { broker }),
     namespaces: { bench: { publish: 'clients', presence: false } },
-    limits: { messagesPerSecond: 1_000_000, maxBuffered: 64 << 20 },
+    limits: { messagesPerSecond: 1_000_000, maxBuffered: 64 << 20, maxConnections: 50_000 },
     logLevel: 'silent',
   });
-  server.rpc('echo', async (params) => params);
+  server.rpc('echo', (params) => params);
   const address = await server.listen();
   ready(address.port);
 }
 
-const kind = process.argv[2];
-const start = { ws: rawWs, socketio: socketIo, tether }[kind as 'ws'];
-if (!start) throw new TypeError(`usage: servers.ts <ws|socketio|tether>, got ${kind}`);
+const [kind, portArg, prefix] = process.argv.slice(2);
+const port = Number(portArg ?? 0);
+const starters: Record<string, () => Promise<void>> = {
+  ws: () => rawWs(port),
+  socketio: () => socketIo(port),
+  tether: () => tether(port),
+  'tether-redis': () => tether(port, prefix ?? 'tether-bench'),
+};
+const start = starters[kind ?? ''];
+if (!start) throw new TypeError(`usage: servers.ts <${Object.keys(starters).join('|')}> [port] [prefix], got ${kind}`);
 await start();
+
+const gc = (globalThis as { gc?: () => void }).gc;
+createInterface({ input: process.stdin }).on('line', (line) => {
+  if (line.trim() !== 'mem') return;
+  gc?.();
+  gc?.();
+  const m = process.memoryUsage();
+  process.stdout.write(`${JSON.stringify({ rss: m.rss, heap: m.heapUsed, external: m.external })}\n`);
+});

@@ -1,0 +1,288 @@
+/**
+ * Wire-level load clients, one per server kind, all built on the same `ws` client so the load
+ * generator costs the same whatever it talks to. They speak just enough of each protocol: raw
+ * `ws` (text commands of bench/servers.ts), Socket.IO 4 (Engine.IO v4 packets over a WebSocket)
+ * and Tether v1 JSON. Deliveries are counted from the bytes, without parsing every frame.
+ */
+import WebSocket from 'ws';
+import { CHANNEL } from './shared.js';
+
+export type Kind = 'ws' | 'socketio' | 'tether' | 'tether-redis';
+
+export interface WireClient {
+  /** Every frame received (pings, presence and replies included). */
+  frames: number;
+  /** Called for each delivered publication with its bytes. */
+  onDelivery: ((data: Buffer) => void) | undefined;
+  /** Called for each presence frame (`join`, `leave`, `presence_diff`, …). */
+  onPresence: (() => void) | undefined;
+  /** Called when the socket closes (the server went away or closed it). */
+  onClose: (() => void) | undefined;
+  /** Joins the room / subscribes to the channel; resolves when the server confirmed. */
+  subscribe(channel?: string): Promise<void>;
+  publish(json: string): void;
+  /** One request/reply (echo RPC); resolves on the reply. */
+  request(json: string): Promise<void>;
+  close(): void;
+  terminate(): void;
+}
+
+const TETHER_MESSAGE = Buffer.from('"type":"message"');
+const TETHER_REPLY = Buffer.from('{"type":"reply"');
+const TETHER_WELCOME = Buffer.from('"type":"welcome"');
+const TETHER_PING = Buffer.from('"type":"ping"');
+const TETHER_PRESENCE = [Buffer.from('"type":"join"'), Buffer.from('"type":"leave"'), Buffer.from('"type":"presence')];
+
+/** A client socket and its open event; listeners go on before the first frame can arrive. */
+function socket(url: string, protocols: string[] = []): { ws: WebSocket; opened: Promise<void> } {
+  const ws = new WebSocket(url, protocols, { perMessageDeflate: false, handshakeTimeout: 15_000 });
+  const opened = new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+    ws.once('unexpected-response', (req, res) => {
+      req.destroy();
+      reject(new Error(`HTTP ${res.statusCode}`));
+    });
+  });
+  return { ws, opened };
+}
+
+const startsAt = (buf: Buffer, mark: Buffer, within: number): boolean => {
+  const at = buf.indexOf(mark);
+  return at >= 0 && at < within;
+};
+
+/** Reads the number after `"t":` (the publish time the generator stamped), without JSON.parse. */
+export function stampOf(buf: Buffer): number {
+  const at = buf.indexOf('"t":');
+  if (at < 0) return Number.NaN;
+  let end = at + 4;
+  while (end < buf.length) {
+    const c = buf[end] as number;
+    if ((c >= 48 && c <= 57) || c === 46 || c === 45 || c === 101 || c === 43) end++;
+    else break;
+  }
+  return Number(buf.toString('latin1', at + 4, end));
+}
+
+/** Resolves the oldest waiter of a FIFO; closed-loop clients have at most a handful in flight. */
+class Waiters {
+  private readonly queue: (() => void)[] = [];
+  push(fn: () => void): void {
+    this.queue.push(fn);
+  }
+  shift(): void {
+    this.queue.shift()?.();
+  }
+}
+
+abstract class Base implements WireClient {
+  frames = 0;
+  onDelivery: ((data: Buffer) => void) | undefined;
+  onPresence: (() => void) | undefined;
+  onClose: (() => void) | undefined;
+  constructor(readonly ws: WebSocket) {
+    ws.on('close', () => this.onClose?.());
+    ws.on('error', () => {});
+  }
+  abstract subscribe(channel?: string): Promise<void>;
+  abstract publish(json: string): void;
+  abstract request(json: string): Promise<void>;
+  close(): void {
+    this.ws.close();
+  }
+  terminate(): void {
+    this.ws.terminate();
+  }
+}
+
+/** Raw `ws`: `sub` joins the room (answered `ok`), `{"rpc"…}` is echoed, anything else is forwarded. */
+class RawWsClient extends Base {
+  private readonly acks = new Waiters();
+  constructor(ws: WebSocket) {
+    super(ws);
+    ws.on('message', (data: Buffer) => {
+      this.frames++;
+      if (data.length === 2 && data[0] === 111 /* o */) this.acks.shift();
+      else if (data[2] === 114 /* {"r */) this.acks.shift();
+      else this.onDelivery?.(data);
+    });
+  }
+  subscribe(): Promise<void> {
+    return new Promise((resolve) => {
+      this.acks.push(resolve);
+      this.ws.send('sub');
+    });
+  }
+  publish(json: string): void {
+    this.ws.send(json);
+  }
+  request(json: string): Promise<void> {
+    return new Promise((resolve) => {
+      this.acks.push(resolve);
+      this.ws.send(`{"rpc":1,${json.slice(1)}`);
+    });
+  }
+}
+
+/** Socket.IO 4 over a bare WebSocket: `40` connects the main namespace, `42[…]` events, `43id[…]` acks. */
+class SocketIoClient extends Base {
+  private nextAck = 1;
+  private readonly acks = new Map<number, () => void>();
+  connected: Promise<void>;
+  constructor(ws: WebSocket) {
+    super(ws);
+    let onConnect: () => void = () => {};
+    this.connected = new Promise((resolve) => {
+      onConnect = resolve;
+    });
+    ws.on('message', (data: Buffer) => {
+      this.frames++;
+      const type = data[0];
+      if (type === 50 /* 2: ping */) {
+        ws.send('3');
+        return;
+      }
+      if (type === 48 /* 0: open */) {
+        ws.send('40');
+        return;
+      }
+      if (type !== 52 /* 4: message */) return;
+      const sub = data[1];
+      if (sub === 48 /* 40 connect ack */) onConnect();
+      else if (sub === 50 /* 42 event */) this.onDelivery?.(data);
+      else if (sub === 51 /* 43 ack */) {
+        let end = 2;
+        while ((data[end] as number) >= 48 && (data[end] as number) <= 57) end++;
+        const id = Number(data.toString('latin1', 2, end));
+        const fn = this.acks.get(id);
+        this.acks.delete(id);
+        fn?.();
+      }
+    });
+  }
+  private emitWithAck(event: string, json: string): Promise<void> {
+    return new Promise((resolve) => {
+      const id = this.nextAck++;
+      this.acks.set(id, resolve);
+      this.ws.send(`42${id}["${event}",${json}]`);
+    });
+  }
+  subscribe(): Promise<void> {
+    return this.emitWithAck('sub', '{}');
+  }
+  publish(json: string): void {
+    this.ws.send(`42["pub",${json}]`);
+  }
+  request(json: string): Promise<void> {
+    return this.emitWithAck('rpc', json);
+  }
+}
+
+/** Tether v1 JSON: waits for `welcome`; replies are matched by id, deliveries spotted by their type. */
+class TetherClient extends Base {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  /** Position of the last subscribe, so a resubscribe after a restart asks for what it missed. */
+  position: { offset: number; epoch: string } | undefined;
+  welcomed: Promise<void>;
+  constructor(ws: WebSocket) {
+    super(ws);
+    let onWelcome: () => void = () => {};
+    this.welcomed = new Promise((resolve) => {
+      onWelcome = resolve;
+    });
+    ws.on('message', (data: Buffer) => {
+      this.frames++;
+      if (startsAt(data, TETHER_MESSAGE, 24)) {
+        this.onDelivery?.(data);
+        return;
+      }
+      if (data.subarray(0, TETHER_REPLY.length).equals(TETHER_REPLY)) {
+        const reply = JSON.parse(data.toString()) as {
+          id: number;
+          ok: boolean;
+          result?: { offset?: number; epoch?: string };
+          error?: { message: string };
+        };
+        const waiter = this.pending.get(reply.id);
+        if (!waiter) return;
+        this.pending.delete(reply.id);
+        if (reply.ok) {
+          if (reply.result?.epoch !== undefined)
+            this.position = { offset: reply.result.offset ?? 0, epoch: reply.result.epoch };
+          waiter.resolve();
+        } else waiter.reject(new Error(reply.error?.message ?? 'refused'));
+        return;
+      }
+      if (TETHER_PRESENCE.some((mark) => startsAt(data, mark, 24))) {
+        this.onPresence?.();
+        return;
+      }
+      if (startsAt(data, TETHER_WELCOME, 24)) onWelcome();
+      else if (startsAt(data, TETHER_PING, 24)) ws.send('{"type":"pong"}');
+    });
+    ws.on('close', () => {
+      for (const waiter of this.pending.values()) waiter.reject(new Error('closed'));
+      this.pending.clear();
+    });
+  }
+  private command(body: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++;
+      this.pending.set(id, { resolve, reject });
+      this.ws.send(`{"id":${id},${body}}`);
+    });
+  }
+  subscribe(channel = CHANNEL): Promise<void> {
+    const since = this.position ? `,"since":${JSON.stringify(this.position)}` : '';
+    return this.command(`"type":"subscribe","channel":${JSON.stringify(channel)}${since}`);
+  }
+  publish(json: string): void {
+    this.ws.send(`{"type":"publish","id":${this.nextId++},"channel":"${CHANNEL}","data":${json}}`);
+  }
+  request(json: string): Promise<void> {
+    return this.command(`"type":"rpc","method":"echo","params":${json}`);
+  }
+}
+
+const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
+  new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+
+/** Opens one connection of `kind` and waits (at most 15 s) until the server greeted it. */
+export function connect(kind: Kind, port: number, token: string): Promise<WireClient> {
+  return within(connectUnbounded(kind, port, token), 15_000, `${kind} connect`);
+}
+
+async function connectUnbounded(kind: Kind, port: number, token: string): Promise<WireClient> {
+  if (kind === 'ws') {
+    const { ws, opened } = socket(`ws://127.0.0.1:${port}`);
+    const client = new RawWsClient(ws);
+    await opened;
+    return client;
+  }
+  if (kind === 'socketio') {
+    const { ws, opened } = socket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`);
+    const client = new SocketIoClient(ws);
+    await opened;
+    await client.connected;
+    return client;
+  }
+  const { ws, opened } = socket(`ws://127.0.0.1:${port}/ws?token=${token}`, ['tether.v1']);
+  const client = new TetherClient(ws);
+  await opened;
+  await client.welcomed;
+  return client;
+}
