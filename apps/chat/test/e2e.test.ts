@@ -5,9 +5,12 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createClient } from '@tether/client';
+import { signToken } from '@tether/server';
 import Database from 'better-sqlite3';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { INTERRUPTED } from '../server/assistant.js';
 import { replyTo } from '../server/responder.js';
 import { FAST_REPLY, startFakeOpenAi } from './fake-openai.js';
@@ -16,6 +19,7 @@ import {
   launch,
   login,
   missing,
+  SECRET,
   type ServerProcess,
   screenshot,
   skipBrowser,
@@ -140,6 +144,27 @@ describe.skipIf(skipBrowser)('chat app in Chromium', () => {
     await ada.getByTestId('session-list').getByText('12 * 7').waitFor();
     await ada.locator('[data-testid=room][data-room=lobby]').click();
     await poll(() => messages(ada).count()).toBe(3);
+
+    // A room with more than a page: the newest 50 first, the rest on "Load earlier messages".
+    const dan = createClient({
+      url: `ws://127.0.0.1:${s.port}/ws`,
+      token: () => signToken(SECRET, { user: 'dan' }),
+      WebSocket,
+    });
+    try {
+      await dan.connect();
+      await dan.rpc('rooms.create', { name: 'archive' });
+      for (let i = 1; i <= 60; i++) await dan.rpc('room.send', { room: 'archive', key: `a${i}`, text: `note ${i}` });
+    } finally {
+      dan.close();
+    }
+    await carl.locator('[data-testid=room][data-room=archive]').click();
+    await poll(() => messages(carl).count()).toBe(50);
+    expect(await messages(carl).first().locator('.text').textContent()).toBe('note 11');
+    await carl.getByRole('button', { name: 'Load earlier messages' }).click();
+    await poll(() => messages(carl).count()).toBe(60);
+    expect(await messages(carl).first().locator('.text').textContent()).toBe('note 1');
+    expect(await carl.getByRole('button', { name: 'Load earlier messages' }).count()).toBe(0);
   }, 30_000);
 
   it('survives a SIGKILL mid-reply: countdown banner, the reply completes once, an offline message is sent once', async () => {
@@ -283,6 +308,16 @@ describe.skipIf(skipBrowser)('chat app in Chromium', () => {
     const page = await context.newPage();
     const problems = watchConsole(page);
     const fits = () => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+    // Every bubble starts below the one before it: none overlaps, however long the conversation.
+    const stacked = () =>
+      page
+        .locator('.message')
+        .evaluateAll((els) =>
+          els.every(
+            (el, i) =>
+              i === 0 || (els[i - 1] as Element).getBoundingClientRect().bottom <= el.getBoundingClientRect().top,
+          ),
+        );
     await page.goto(s.base);
     await page.getByTestId('login-name').waitFor();
     await screenshot(page, 'mobile-login');
@@ -296,6 +331,7 @@ describe.skipIf(skipBrowser)('chat app in Chromium', () => {
     await poll(() => page.getByTestId('message').count()).toBe(2);
     await page.getByTestId('toast').waitFor();
     expect(await fits()).toBe(true);
+    expect(await stacked()).toBe(true);
     await screenshot(page, 'mobile-room');
     await page.getByTestId('toast').getByRole('button', { name: 'Dismiss' }).click();
 
@@ -313,12 +349,16 @@ describe.skipIf(skipBrowser)('chat app in Chromium', () => {
 
     await menu.click();
     await page.getByTestId('new-session').click();
-    await page.getByTestId('composer').fill('help');
-    await page.keyboard.press('Enter');
-    const reply = page.getByTestId('assistant-message');
-    await poll(() => reply.getAttribute('data-status')).toBe('done');
+    const reply = page.getByTestId('assistant-message').last();
+    for (const question of ['12 * 7', 'hello', 'help']) {
+      await page.getByTestId('composer').fill(question);
+      await page.keyboard.press('Enter');
+      await poll(() => reply.getAttribute('data-status')).toBe('done');
+    }
     expect(await reply.locator('.markdown li').count()).toBe(3);
+    expect(await page.getByTestId('assistant-message').count()).toBe(3);
     expect(await fits()).toBe(true);
+    expect(await stacked()).toBe(true);
     await screenshot(page, 'mobile-assistant');
 
     await context.setOffline(true);
