@@ -2,33 +2,29 @@
  * `createClient`: one Tether connection that manages its own life — a state machine with one
  * writer (`setState`) and one exit funnel (`exit`), backoff per close code, server-driven liveness
  * checked against the wall clock, an offline queue, requests that always settle, and subscriptions
- * that recover after a reconnect. The parts live beside it: options and defaults (`options.ts`),
- * requests and the queue (`requests.ts`), liveness (`liveness.ts`), the handshake and wire format
- * (`handshake.ts`), URL and token per attempt (`connect-params.ts`), browser hints (`network.ts`).
+ * that recover after a reconnect. Each part owns its state in its own file: options.ts,
+ * requests.ts, liveness.ts, handshake.ts, connect-params.ts, reconnect.ts, subscriptions.ts.
  * @module
  */
 import { closePolicy, isServerFrame, type ServerFrame, type WelcomeFrame } from '@tether/protocol';
-import { reconnectDelay } from './backoff.js';
 import { ABNORMAL, NORMAL, UNAUTHORIZED } from './close-codes.js';
 import { createConnectParams } from './connect-params.js';
+import { deferred } from './deferred.js';
 import { Emitter } from './emitter.js';
 import { DisconnectedError, ServerError, TetherError } from './errors.js';
 import { createHandshake } from './handshake.js';
 import { createLiveness } from './liveness.js';
-import { createNetwork } from './network.js';
 import { resolveOptions } from './options.js';
+import { createReconnect } from './reconnect.js';
 import { createRequests } from './requests.js';
 import { type ClientState, canTransition } from './state.js';
 import { randomKey } from './subscription.js';
 import { createSubscriptions } from './subscriptions.js';
-import { openTransport, type RawData, type Transport } from './transport.js';
+import type { RawData, Transport } from './transport.js';
 import type { ClientEvents, ClientOptions, ClientStats, TetherClient } from './types.js';
 
-// The public types live in types.ts; re-exported here for code that imported them from this module.
+// For code that imported the public types from this module.
 export type * from './types.js';
-
-/** A welcomed connection that lasted this long (ms) resets the attempt count. */
-export const HEALTHY_AFTER = 5000;
 
 const noop = (): void => {};
 
@@ -52,20 +48,16 @@ export function createClient(options: ClientOptions): TetherClient {
   // Bumped for every socket and every exit; callbacks from an older generation are ignored.
   let gen = 0;
   let transport: Transport | undefined;
-  let attempts = 0;
   /** When the current connection opened; 0 while not open. */
   let openedAt = 0;
   let everOpened = false;
   /** A 4001 asked for a fresh token: the next attempt stops if the getter gives none. */
   let needToken = false;
-  /** The next attempt (reconnect backoff) or the connect/welcome deadline of this one. */
-  let retryTimer: ReturnType<typeof setTimeout> | undefined;
-  let connectTimer: ReturnType<typeof setTimeout> | undefined;
   /** What `connect()` handed out: settles on the next open, or when the client stops. */
-  let waiter: { promise: Promise<void>; settle(err?: unknown): void } | undefined;
+  let waiter: ReturnType<typeof deferred> | undefined;
   const stats: ClientStats = { rtt: undefined, reconnects: 0, queued: 0, lastClose: undefined };
 
-  const shake = createHandshake(o.codec, options.plain);
+  const shake = createHandshake(o, options.plain);
   const write = (data: string | Uint8Array): void => transport?.send(data);
   const isOpen = (): boolean => state === 'open';
   const requests = createRequests(o, live, () => state === 'closed', shake.encode, write);
@@ -77,16 +69,15 @@ export function createClient(options: ClientOptions): TetherClient {
     (timeout) => requests.command({ type: 'ping' }, timeout, 'once', noop),
     (code, reason) => exit(code, reason, 'kill'),
   );
-  const params = createConnectParams(options, (token, connection) =>
+  const params = createConnectParams(options, o.WebSocket, (token, connection) =>
     state === 'open' && openedAt === connection ? requests.request({ type: 'refresh', token }) : undefined,
   );
-  const network = createNetwork(
-    () => {
-      if (state === 'reconnecting' && !retryTimer && !transport) retryTimer = setTimeout(attempt, 0);
-      probe();
-    },
-    () => clearTimeout(retryTimer),
-    probe,
+  const retry = createReconnect(
+    o,
+    () => void attempt(),
+    () => live() && liveness.probe(),
+    () => state,
+    () => !!transport,
   );
 
   function setState(next: ClientState): void {
@@ -107,7 +98,6 @@ export function createClient(options: ClientOptions): TetherClient {
   const subs = createSubscriptions(requests, o.requestTimeout, isOpen, () => isOpen() && !shake.plain);
 
   function ready(welcome?: WelcomeFrame): void {
-    clearTimeout(connectTimer);
     shake.ready(!!welcome);
     liveness.start(welcome);
     openedAt = Date.now();
@@ -123,11 +113,7 @@ export function createClient(options: ClientOptions): TetherClient {
     liveness.watch();
     params.refreshBefore(welcome?.expiresAt, openedAt);
     emitter.emit('open', { plain: shake.plain, welcome });
-    settleWaiter();
-  }
-
-  function settleWaiter(err?: unknown): void {
-    waiter?.settle(err);
+    waiter?.settle();
     waiter = undefined;
   }
 
@@ -147,30 +133,17 @@ export function createClient(options: ClientOptions): TetherClient {
   }
 
   function frame(f: ServerFrame): void {
-    switch (f.type) {
-      case 'welcome':
-        if (state !== 'open' || shake.plain) ready(f);
-        return;
-      case 'ping':
-        write(shake.encode({ type: 'pong' }));
-        return;
-      case 'pong':
-        requests.settle(f.id, true, undefined);
-        return;
-      case 'reply':
-        requests.settle(f.id, f.ok, f.ok ? f.result : new ServerError(f.error.code, f.error.message));
-        return;
-      case 'error':
-        emitter.emit('error', new ServerError(f.error.code, f.error.message));
-        break;
-      default:
-        subs.route(f);
+    if (f.type === 'welcome') {
+      if (state !== 'open' || shake.plain) ready(f);
+    } else if (f.type === 'ping') write(shake.encode({ type: 'pong' }));
+    else if (!requests.receive(f)) {
+      if (f.type === 'error') emitter.emit('error', new ServerError(f.error.code, f.error.message));
+      else subs.route(f);
+      emitter.emit('message', f);
     }
-    emitter.emit('message', f);
   }
 
   async function attempt(): Promise<void> {
-    retryTimer = undefined;
     const my = ++gen;
     const t = options.token;
     let token: string | null | undefined;
@@ -183,29 +156,18 @@ export function createClient(options: ClientOptions): TetherClient {
     }
     if (my !== gen) return;
     if (needToken && !token) return exit(UNAUTHORIZED, 'no fresh token', 'stop');
-    const { url, headers } = params.target(token);
-    connectTimer = setTimeout(() => exit(ABNORMAL, 'connect timeout'), o.connectTimeout);
+    shake.start(() => exit(ABNORMAL, 'connect timeout'));
     try {
-      transport = openTransport(
-        o.WebSocket,
-        url,
-        shake.protocols(),
-        {
-          onOpen(protocol) {
-            if (my !== gen) return;
-            liveness.seen();
-            if (!shake.opened(protocol)) return ready();
-            // A Tether server welcomes at once; `ws`-based plain servers echo our subprotocol but
-            // may never speak first, so silence after open means plain mode.
-            clearTimeout(connectTimer);
-            connectTimer = setTimeout(ready, o.welcomeTimeout);
-          },
-          onMessage: (data) => my === gen && receive(data),
-          onClose: (code, reason) => my === gen && exit(code, reason),
-          onError: () => my === gen && emitter.emit('error', new TetherError('ERR_TETHER_SOCKET', 'WebSocket error')),
+      transport = params.open(token, shake.protocols(), {
+        onOpen(protocol) {
+          if (my !== gen) return;
+          liveness.seen();
+          shake.opened(protocol, ready);
         },
-        headers,
-      );
+        onMessage: (data) => my === gen && receive(data),
+        onClose: (code, reason) => my === gen && exit(code, reason),
+        onError: () => my === gen && emitter.emit('error', new TetherError('ERR_TETHER_SOCKET', 'WebSocket error')),
+      });
     } catch (err) {
       // A malformed URL: no retry can fix it.
       emitter.emit('error', err);
@@ -223,57 +185,39 @@ export function createClient(options: ClientOptions): TetherClient {
     gen++;
     transport?.close(code, reason, how === 'kill');
     transport = undefined;
-    clearTimeout(retryTimer);
-    clearTimeout(connectTimer);
-    retryTimer = undefined;
-    liveness.stop();
-    params.stop();
+    for (const part of [shake, retry, liveness, params]) part.stop();
     const wasOpen = state === 'open';
     const policy = closePolicy(code);
     const stop = how === 'stop';
     if (!stop) {
-      if (!openedAt) params.rotate();
-      else if (Date.now() - openedAt >= HEALTHY_AFTER) attempts = 0;
+      if (openedAt) retry.lasted(Date.now() - openedAt);
+      else params.rotate();
       if (policy.report) emitter.emit('error', new DisconnectedError(code, reason));
     }
     openedAt = 0;
     stats.lastClose = { code, reason };
     requests.dropped(code, reason);
     subs.dropped();
-    const retry =
-      !stop && policy.reconnect && attempts < o.reconnect.maxAttempts && (!policy.refreshToken || params.refreshable);
-    if (wasOpen || !retry) emitter.emit('close', { code, reason, reconnect: retry });
+    const again = !stop && policy.reconnect && retry.allowed() && (!policy.refreshToken || params.refreshable);
+    if (wasOpen || !again) emitter.emit('close', { code, reason, reconnect: again });
     if ((state as ClientState) === 'closed') return; // a listener closed the client
-    if (!retry) {
+    if (!again) {
       // Terminal: the client stops, and every promise it handed out settles.
-      network.listen(false);
+      retry.listen(false);
       const err = new DisconnectedError(code, reason);
       requests.fail(err);
       subs.dropped(err);
       setState('closed');
-      settleWaiter(err);
+      waiter?.settle(err);
+      waiter = undefined;
       return;
     }
     needToken ||= policy.refreshToken;
-    attempts++;
-    const delay = reconnectDelay(policy.backoff, attempts, o.reconnect, o.random);
+    const next = retry.next(policy.backoff);
     setState('reconnecting');
     if (state !== 'reconnecting') return;
-    emitter.emit('reconnecting', { attempt: attempts, delay, code });
-    if (!network.offline && (state as ClientState) === 'reconnecting' && !retryTimer)
-      retryTimer = setTimeout(attempt, delay);
-  }
-
-  /** Browser hints: back online, tab visible again, page restored — verify at once instead of trusting. */
-  function probe(): void {
-    if (state === 'reconnecting') {
-      if (retryTimer && !network.offline) {
-        clearTimeout(retryTimer);
-        void attempt();
-      }
-      return;
-    }
-    if (live()) liveness.probe();
+    emitter.emit('reconnecting', { ...next, code });
+    if ((state as ClientState) === 'reconnecting') retry.wait(next.delay);
   }
 
   return {
@@ -296,20 +240,11 @@ export function createClient(options: ClientOptions): TetherClient {
 
     connect() {
       if (state === 'open') return Promise.resolve();
-      if (!waiter) {
-        let settle: (err?: unknown) => void = noop;
-        const promise = new Promise<void>((resolve, reject) => {
-          settle = (err) => (err ? reject(err) : resolve());
-        });
-        // A caller that does not await connect() must not get an unhandled rejection.
-        promise.catch(noop);
-        waiter = { promise, settle };
-      }
+      waiter ??= deferred();
       const { promise } = waiter;
       if (state === 'idle' || state === 'closed') {
-        attempts = 0;
         needToken = false;
-        network.listen(true);
+        retry.listen(true);
         setState('connecting');
         void attempt();
       }
@@ -331,10 +266,7 @@ export function createClient(options: ClientOptions): TetherClient {
           new DisconnectedError(stats.lastClose?.code ?? ABNORMAL, 'ping needs an open Tether connection'),
         );
       const start = Date.now();
-      return requests.request({ type: 'ping' }).then(() => {
-        stats.rtt = Date.now() - start;
-        return stats.rtt;
-      });
+      return requests.request({ type: 'ping' }).then(() => (stats.rtt = Date.now() - start));
     },
   };
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import type { RefreshResult } from '@tether/protocol';
+import { openTransport, type Transport, type TransportHandlers, type WebSocketConstructor } from './transport.js';
 import type { ClientOptions } from './types.js';
 
 /** @internal */
@@ -13,6 +14,7 @@ export type ConnectParams = ReturnType<typeof createConnectParams>;
 /** @internal `refresh` sends the `refresh` request when `connection` is still the open one. */
 export function createConnectParams(
   options: Pick<ClientOptions, 'url' | 'token' | 'authHeader'>,
+  WebSocket: WebSocketConstructor,
   refresh: (token: string, connection: number) => Promise<RefreshResult> | undefined,
 ) {
   let urlIndex = 0;
@@ -43,13 +45,13 @@ export function createConnectParams(
   return {
     /** A token getter can be asked again after a 4001; a static token cannot. */
     refreshable: !!getter,
-    /** The URL (with the token in the query unless it goes in a header) and the headers for this attempt. */
-    target(token: string | null | undefined): { url: string; headers: Record<string, string> | undefined } {
+    /** Opens this attempt's socket: the next URL, with the token in its query or (`authHeader`) a header. */
+    open(token: string | null | undefined, protocols: string[], handlers: TransportHandlers): Transport {
       const u = options.url;
       let url = typeof u === 'function' ? u() : Array.isArray(u) ? (u[urlIndex % u.length] as string) : u;
       const headers = token && options.authHeader ? { Authorization: `Bearer ${token}` } : undefined;
       if (token && !headers) url += `${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
-      return { url, headers };
+      return openTransport(WebSocket, url, protocols, handlers, headers);
     },
 
     /** The attempt never opened: the next one tries the next URL. */

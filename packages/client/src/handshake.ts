@@ -5,14 +5,20 @@
  * Also the wire format that follows from the answer: how frames are encoded and decoded.
  * @module
  */
-import type { Codec } from '@tether/protocol';
+import type { ResolvedOptions } from './options.js';
 import type { RawData } from './transport.js';
 
 /** @internal */
 export type Handshake = ReturnType<typeof createHandshake>;
 
 /** @internal `forcePlain`: the `plain` option (offer no subprotocol at all). */
-export function createHandshake(wire: Codec, forcePlain: boolean | undefined) {
+export function createHandshake(
+  o: Pick<ResolvedOptions, 'codec' | 'connectTimeout' | 'welcomeTimeout'>,
+  forcePlain: boolean | undefined,
+) {
+  const wire = o.codec;
+  /** The connect deadline of this attempt, then its welcome deadline. */
+  let timer: ReturnType<typeof setTimeout> | undefined;
   let plain = false;
   /** The socket selected a `tether.v1*` subprotocol. */
   let tetherSocket = false;
@@ -25,16 +31,33 @@ export function createHandshake(wire: Codec, forcePlain: boolean | undefined) {
     },
     protocols: (): string[] => (forcePlain ? [] : [wire.name]),
 
-    /** The socket opened with `protocol`; true when a `welcome` should follow. */
-    opened(protocol: string): boolean {
+    /** An attempt begins: `timeout` runs unless it opens within `connectTimeout`. */
+    start(timeout: () => void): void {
+      timer = setTimeout(timeout, o.connectTimeout);
+    },
+
+    /** The socket opened with `protocol`: `ready` now (plain), or after a silence of `welcomeTimeout`. */
+    opened(protocol: string, ready: () => void): void {
       tetherSocket = protocol.startsWith('tether.v1');
-      return tetherSocket;
+      clearTimeout(timer);
+      if (!tetherSocket) {
+        ready();
+        return;
+      }
+      // A Tether server welcomes at once; `ws`-based plain servers echo our subprotocol but
+      // may never speak first, so silence after open means plain mode.
+      timer = setTimeout(ready, o.welcomeTimeout);
     },
 
     /** The connection is ready: welcomed, or (no `welcome`) plain. */
     ready(welcomed: boolean): void {
+      clearTimeout(timer);
       plain = !welcomed;
       guessed = plain && tetherSocket;
+    },
+
+    stop(): void {
+      clearTimeout(timer);
     },
 
     /** Whether incoming data may be Tether frames (always, unless known plain). */

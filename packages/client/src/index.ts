@@ -10,11 +10,12 @@ export {
   type ReconnectOptions,
   reconnectDelay,
 } from './backoff.js';
-export { createClient, HEALTHY_AFTER } from './client.js';
+export { createClient } from './client.js';
 export { Emitter, type EventMap, type Listener } from './emitter.js';
 export { DisconnectedError, QueueFullError, ServerError, TetherError, TimeoutError } from './errors.js';
 export { WebSocketManager, type WebSocketManagerOptions } from './manager.js';
 export { CLIENT_DEFAULTS } from './options.js';
+export { HEALTHY_AFTER } from './reconnect.js';
 export type { RequestKind } from './requests.js';
 export { type ClientState, canTransition, TRANSITIONS } from './state.js';
 export {

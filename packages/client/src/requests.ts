@@ -4,9 +4,9 @@
  * to each request by its kind. Every request settles exactly once.
  * @module
  */
-import type { Duration } from '@tether/protocol';
+import type { Duration, ServerFrame } from '@tether/protocol';
 import { NORMAL } from './close-codes.js';
-import { DisconnectedError, QueueFullError, TimeoutError } from './errors.js';
+import { DisconnectedError, QueueFullError, ServerError, TimeoutError } from './errors.js';
 import { type ResolvedOptions, ms as toMs } from './options.js';
 
 /**
@@ -101,13 +101,18 @@ export function createRequests(
       return false;
     },
 
-    /** A reply (or pong) arrived. */
-    settle(id: number | undefined, ok: boolean, value: unknown): void {
-      const p = pending.get(id as number);
-      if (!p) return;
-      pending.delete(id as number);
-      clearTimeout(p.timer);
-      p.done(ok, value);
+    /** Settles the request a `reply` or `pong` answers; false for any other frame. */
+    receive(f: ServerFrame): boolean {
+      if (f.type !== 'reply' && f.type !== 'pong') return false;
+      const p = pending.get(f.id as number);
+      if (p) {
+        pending.delete(p.id);
+        clearTimeout(p.timer);
+        if (f.type === 'pong') p.done(true, undefined);
+        else if (f.ok) p.done(true, f.result);
+        else p.done(false, new ServerError(f.error.code, f.error.message));
+      }
+      return true;
     },
 
     /** After `welcome`: resends and the offline queue, in call order. */

@@ -13,6 +13,7 @@ import type {
   SubscribeResult,
 } from '@tether/protocol';
 import { NORMAL } from './close-codes.js';
+import { deferred } from './deferred.js';
 import { Emitter } from './emitter.js';
 import { DisconnectedError, ServerError } from './errors.js';
 import type { RequestKind } from './requests.js';
@@ -96,15 +97,12 @@ export class Subscription<D = unknown> extends Emitter<SubscriptionEvents> {
     this.channel = channel;
     this.#opts = opts;
     this.#pos = opts.since && { ...opts.since };
-    this.ready = new Promise((resolve, reject) => {
-      this.#settle = (err) => {
-        this.#settle = undefined;
-        if (err) reject(err);
-        else resolve();
-      };
-    });
-    // Nobody has to await `ready`; an unobserved rejection must not crash Node.
-    this.ready.catch(noop);
+    const ready = deferred();
+    this.ready = ready.promise;
+    this.#settle = (err) => {
+      this.#settle = undefined;
+      ready.settle(err);
+    };
   }
 
   get state(): SubscriptionState {
