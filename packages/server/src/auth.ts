@@ -17,6 +17,8 @@ export interface Identity {
   channels?: string[];
   /** When the token expires, ms since the epoch (`exp` claim). The connection is closed with 4001 then. */
   expiresAt?: number;
+  /** An operator (`admin: true` claim): may watch the admin channel and use the admin API. */
+  admin?: boolean;
 }
 
 type MaybePromise<T> = T | Promise<T>;
@@ -137,6 +139,7 @@ function identityFrom(payload: Record<string, unknown>): Identity {
     identity.channels = payload.channels;
   }
   if (typeof payload.exp === 'number') identity.expiresAt = payload.exp * 1000;
+  if (payload.admin === true) identity.admin = true;
   return identity;
 }
 
@@ -230,6 +233,8 @@ export interface SignTokenOptions {
   user: string;
   info?: unknown;
   channels?: string[];
+  /** Sets the `admin: true` claim (operators: the admin channel and API). @default false */
+  admin?: boolean;
   /** Lifetime in seconds. @default 3600 */
   expiresIn?: number;
 }
@@ -245,6 +250,7 @@ export async function signToken(secret: string | Uint8Array, options: SignTokenO
   const claims: Record<string, unknown> = {};
   if (options.info !== undefined) claims.info = options.info;
   if (options.channels !== undefined) claims.channels = options.channels;
+  if (options.admin === true) claims.admin = true;
   const key = typeof secret === 'string' ? encoder.encode(secret) : secret;
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })

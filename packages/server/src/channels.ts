@@ -76,6 +76,21 @@ export class Channels {
     return this.members.get(s)?.has(channel) ?? false;
   }
 
+  /** How many channels `s` is subscribed to. */
+  countOf(s: Session): number {
+    return this.members.get(s)?.size ?? 0;
+  }
+
+  /** This node's live subscribers of `channel`. */
+  subscribers(channel: string): number {
+    return this.local.get(channel)?.live.size ?? 0;
+  }
+
+  /** Every channel this node serves, with its live subscribers here (for the admin figures). */
+  *counts(): IterableIterator<[channel: string, subscribers: number]> {
+    for (const [channel, ch] of this.local) yield [channel, ch.live.size];
+  }
+
   /** The channels `s` is subscribed to. */
   of(s: Session): string[] {
     return [...(this.members.get(s)?.keys() ?? [])];
@@ -193,6 +208,7 @@ export class Channels {
     const frame = new EncodedFrame(pub);
     // Copy: a send may close a slow consumer, which removes it from `live` mid-iteration.
     for (const session of [...ch.live]) session.sendEncoded(frame);
+    this.metrics.deliveries.inc(ch.live.size);
     this.metrics.publishLatency.observe(Math.max(0, Date.now() - pub.ts) / 1000);
   }
 

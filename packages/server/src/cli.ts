@@ -93,6 +93,12 @@ export const CLI_OPTIONS = [
     '',
   ],
   ['--dev', 'TETHER_DEV', 'development mode: POST /api/dev/login issues tokens', 'off'],
+  [
+    '--admin',
+    'TETHER_ADMIN',
+    'serve the admin dashboard at /admin (needs @tether/admin, and --api-key or a JWT key)',
+    'off',
+  ],
 ] as const;
 
 type Flags = Record<string, string | number | boolean | undefined>;
@@ -198,6 +204,7 @@ export async function serveOptions(flags: Flags, logger: Logger): Promise<Server
   const publicKey = get('--jwt-public-key <pem-or-file>');
   const jwksUrl = get('--jwks-url <url>');
   let secret = get('--jwt-secret <secret>');
+  let generatedSecret = false;
   if (publicKey)
     auth.publicKey = publicKey.includes('-----BEGIN') ? publicKey : readFileSync(resolve(publicKey), 'utf8');
   else if (jwksUrl) auth.jwksUrl = jwksUrl;
@@ -205,6 +212,7 @@ export async function serveOptions(flags: Flags, logger: Logger): Promise<Server
     if (!secret) {
       if (production) throw new TypeError('NODE_ENV=production needs TETHER_JWT_SECRET (or a public key / JWKS URL)');
       secret = randomBytes(32).toString('base64url');
+      generatedSecret = true;
       // Printed once so a developer can sign tokens with it; never happens in production.
       logger.warn(`no TETHER_JWT_SECRET set: generated a development secret for this run: ${secret}`);
     }
@@ -245,6 +253,14 @@ export async function serveOptions(flags: Flags, logger: Logger): Promise<Server
   else if (dev) {
     options.apiKey = randomBytes(18).toString('base64url');
     logger.warn(`no TETHER_API_KEY set: generated a development API key for this run: ${options.apiKey}`);
+  }
+  if (flags.admin === true || ['1', 'true', 'yes'].includes(process.env.TETHER_ADMIN ?? '')) {
+    // A generated secret signs no operator's token: without an API key nobody could log in.
+    if (!options.apiKey && generatedSecret)
+      throw new TypeError(
+        '--admin needs a way to authenticate operators: --api-key (TETHER_API_KEY), or a JWT key (--jwt-secret, --jwt-public-key, --jwks-url) for tokens with admin: true',
+      );
+    options.admin = true;
   }
   const staticDir = get('--static <dir>');
   if (staticDir) options.onRequest = serveStatic(staticDir);

@@ -173,6 +173,7 @@ export function frameHandler(c: CommandContext): (s: Session, data: RawData, isB
     if (s.closing) return;
     const decoded = decodeClientFrame(bytes, s.codec, isBinary);
     if (!admitted) {
+      c.metrics.rateLimited.inc();
       const error = { code: 'rate_limited', message: 'too many frames, slow down' } as const;
       const id = decoded.ok ? ('id' in decoded.frame ? decoded.frame.id : undefined) : decoded.id;
       s.send(id !== undefined ? { type: 'reply', id, ok: false, error } : { type: 'error', error });

@@ -51,6 +51,7 @@ export class Connections {
     const session = new Session(ws, codec, randomUUID(), identity, this.settings, metrics, (s) =>
       guarded(logger, 'release', () => this.hooks.closing(s)),
     );
+    session.address = req.socket.remoteAddress ?? '';
     this.sessions.add(session);
     metrics.connections.inc();
     metrics.connectionsTotal.inc();

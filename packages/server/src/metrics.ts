@@ -18,6 +18,10 @@ export interface ServerMetrics {
   publications: Counter<'source'>;
   publishLatency: Histogram;
   disconnects: Counter<'code'>;
+  /** Publications written to subscribers' sockets, one per subscriber. */
+  deliveries: Counter;
+  /** Frames refused by the per-connection rate limit. */
+  rateLimited: Counter;
 }
 
 /** Creates the server's metrics in a fresh registry. */
@@ -59,6 +63,16 @@ export function createMetrics(): ServerMetrics {
       name: 'tether_disconnects_total',
       help: 'Closed connections, by close code',
       labelNames: ['code'],
+      registers,
+    }),
+    deliveries: new Counter({
+      name: 'tether_deliveries_total',
+      help: 'Publications sent to subscribers (one per subscriber)',
+      registers,
+    }),
+    rateLimited: new Counter({
+      name: 'tether_rate_limited_total',
+      help: 'Frames refused by the per-connection rate limit',
       registers,
     }),
   };

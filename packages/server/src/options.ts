@@ -5,6 +5,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Broker, PresenceStore } from '@tether/broker';
 import { type Duration, toMs } from '@tether/protocol';
+import type { AdminOptions } from './admin/index.js';
 import type { AuthOptions } from './auth.js';
 import type { Logger } from './logger.js';
 import type { NamespaceOptions } from './namespaces.js';
@@ -134,6 +135,12 @@ export interface ServerOptions {
   rpcTimeout?: Duration;
   /** Handles HTTP requests no Tether route matched (own server only). @default 404 */
   onRequest?: (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * The admin dashboard: `/admin`, the `tether-admin:stats` channel and `/api/admin/*`, for
+   * operators only (the API key, or a token with `admin: true`). Needs `apiKey` or a way to verify
+   * tokens. See the README's admin section. @default false
+   */
+  admin?: boolean | AdminOptions;
 }
 
 /** Options of `tether.close()`. */

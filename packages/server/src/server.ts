@@ -17,6 +17,7 @@ import {
 } from '@tether/broker';
 import type { PresenceClient, PublishResult } from '@tether/protocol';
 import type { Registry } from 'prom-client';
+import { type AdminSetup, adminAuthorize, adminNamespaces, setupAdmin } from './admin/index.js';
 import { apiKeyCheck, createAuthenticator } from './auth.js';
 import { Channels } from './channels.js';
 import { frameHandler } from './commands.js';
@@ -96,6 +97,8 @@ class Tether implements TetherServer {
   private readonly rpcs = new Map<string, RpcHandler>();
   private readonly api: ApiBackend;
   private readonly detach: () => void;
+  /** The admin dashboard's server side, when `admin` is on. */
+  private readonly admin: AdminSetup | undefined;
   private started: Promise<void> | undefined;
   private running = false;
   private closing: Promise<void> | undefined;
@@ -104,7 +107,7 @@ class Tether implements TetherServer {
     this.o = resolveOptions(options);
     const auth = createAuthenticator(options.auth);
     const devLogin = createDevLogin(options);
-    const ns = new Namespaces(options.namespaces);
+    const ns = new Namespaces(options.admin ? adminNamespaces(options.namespaces) : options.namespaces);
     this.logger = options.logger ?? createLogger(options.logLevel);
     this.broker = options.broker ?? createMemoryBroker();
     this.store = options.presence ?? this.broker.presence ?? createMemoryPresence();
@@ -123,11 +126,33 @@ class Tether implements TetherServer {
       presence: this.store,
       rpcs: this.rpcs,
       rpcTimeout: this.o.rpcTimeout,
-      authorize: options.authorize,
+      authorize: options.admin ? adminAuthorize(options.authorize) : options.authorize,
     });
     this.conns = new Connections(this.o, this.m, this.logger, { frame, closing: (s) => this.channels.removeAll(s) });
+    this.admin = options.admin
+      ? setupAdmin({
+          options: options.admin,
+          auth: options.auth,
+          apiKey: options.apiKey,
+          authenticator: auth,
+          broker: this.broker,
+          presence: this.store,
+          metrics: this.m,
+          channels: this.channels,
+          sessions: this.conns.sessions,
+          logger: this.logger,
+          dedupTtl: this.o.dedupTtl,
+          routes: {
+            wsPath: this.o.path,
+            maxPayload: this.o.limits.maxPayload,
+            history: (channel) => this.broker.history(channel),
+            publish: (channel, data) => this.publisher.fromBackend('http', channel, data),
+          },
+        })
+      : undefined;
     this.detach = attachEndpoint(this.httpServer, {
       ...base,
+      ...(this.admin && { auth: this.admin.authenticator, refused: (id) => this.admin?.admin.refused(id) }),
       o: this.o,
       ownServer: this.ownServer,
       accepting: () => this.running && !this.draining,
@@ -165,7 +190,10 @@ class Tether implements TetherServer {
     if (this.closing) return Promise.reject(new Error('the server was closed; create a new one'));
     this.started ??= (async () => {
       await this.broker.start({
-        publication: (pub) => guarded(this.logger, 'publication', () => this.channels.deliver(pub)),
+        publication: (pub) =>
+          guarded(this.logger, 'publication', () => {
+            if (!this.admin?.admin.control(pub)) this.channels.deliver(pub);
+          }),
         availability: (up) => guarded(this.logger, 'availability', () => this.brokerAvailability(up)),
       });
       await this.store.start({
@@ -176,6 +204,8 @@ class Tether implements TetherServer {
       this.running = true;
       this.channels.startRefresh();
       if (!this.httpServer.listening) await listenOn(this.httpServer, this.o.port, this.o.host);
+      const bound = this.address();
+      await this.admin?.admin.start(bound ? `${bound.address}:${bound.port}` : '');
     })();
     return this.started.then(() => {
       const address = this.address() as AddressInfo;
@@ -206,7 +236,7 @@ class Tether implements TetherServer {
   }
 
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
-    return handleApiRequest(this.api, req, res);
+    return (this.admin?.handle(req, res) ?? false) || handleApiRequest(this.api, req, res);
   }
 
   close(options: CloseOptions = {}): Promise<void> {
@@ -229,6 +259,7 @@ class Tether implements TetherServer {
     this.logger.info({ connections: this.conns.size, deadline }, 'draining');
     await closeConnections(this.conns.sessions, end, this.o.drainDelay, () => this.conns.emptied());
     this.channels.stopRefresh();
+    await this.admin?.admin.stop();
     this.detach();
     if (this.ownServer && this.httpServer.listening) await closeHttpServer(this.httpServer, end);
     if (this.started) {

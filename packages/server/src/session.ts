@@ -20,6 +20,8 @@ export interface ClientContext {
   readonly info: unknown;
   /** Channel patterns from the token (`channels` claim), when present. */
   readonly channels: readonly string[] | undefined;
+  /** True for operators: a token with `admin: true`, or the admin page's login. */
+  readonly admin?: boolean;
 }
 
 /** @internal Per-connection settings resolved from the server options. */
@@ -47,6 +49,13 @@ export class Session implements ClientContext {
   closing = false;
   /** Close code this side chose, for the disconnect metric. */
   closeCode: number | undefined;
+  /** When the connection was admitted (ms since the epoch). */
+  readonly openedAt = Date.now();
+  /** The peer's address, as the socket saw it. */
+  address = '';
+  /** Round-trip time of the last answered WebSocket ping, in ms. */
+  rtt: number | undefined;
+  private pingSentAt = 0;
   private readonly bucket: TokenBucket;
   private readonly rejected: WindowCounter;
   private readonly malformed: WindowCounter;
@@ -81,6 +90,9 @@ export class Session implements ClientContext {
   get channels(): readonly string[] | undefined {
     return this.identity.channels;
   }
+  get admin(): boolean {
+    return this.identity.admin === true;
+  }
 
   /** When the token expires (ms since the epoch), if it does. */
   get expiresAt(): number | undefined {
@@ -95,7 +107,8 @@ export class Session implements ClientContext {
 
   /** The context handed to application hooks: a snapshot, so hooks cannot mutate the session. */
   context(): ClientContext {
-    return { user: this.user, connectionId: this.connectionId, info: this.info, channels: this.channels };
+    const ctx = { user: this.user, connectionId: this.connectionId, info: this.info, channels: this.channels };
+    return this.admin ? { ...ctx, admin: true } : ctx;
   }
 
   /** Starts the heartbeat and the token-expiry timer. */
@@ -103,6 +116,7 @@ export class Session implements ClientContext {
     const { heartbeatInterval } = this.settings;
     this.ws.on('pong', () => {
       this.protocolAlive = true;
+      if (this.pingSentAt > 0) this.rtt = Date.now() - this.pingSentAt;
     });
     this.pingTimer = setInterval(() => this.tick(), heartbeatInterval);
     this.pingTimer.unref();
@@ -122,6 +136,7 @@ export class Session implements ClientContext {
     this.protocolAlive = false;
     this.send({ type: 'ping' });
     try {
+      this.pingSentAt = Date.now();
       this.ws.ping();
     } catch {
       // The socket closed between the check and the ping; the close handler cleans up.

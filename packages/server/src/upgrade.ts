@@ -1,7 +1,8 @@
 /**
  * Upgrade admission: which requests become WebSocket connections. The steps run in order —
- * path, draining, capacity, origin, codec (subprotocol), authentication, token expiry — and the
- * first that refuses answers with a plain HTTP error; only then does `ws` complete the upgrade.
+ * path, draining, capacity, origin, codec (subprotocol), authentication, token expiry, a user an
+ * operator refused — and the first that refuses answers with a plain HTTP error; only then does
+ * `ws` complete the upgrade.
  * @module
  */
 import type { IncomingMessage, Server } from 'node:http';
@@ -28,6 +29,8 @@ export interface UpgradeContext {
   accepting(): boolean;
   /** Open connections. */
   connections(): number;
+  /** Why this user may not connect now (an operator refused them), or undefined. */
+  refused?(identity: Identity): string | undefined;
   /** Takes over a completed upgrade. */
   open(ws: WebSocket, codec: Codec, identity: Identity, req: IncomingMessage): void;
 }
@@ -99,6 +102,10 @@ export function attachEndpoint(server: Server, u: UpgradeContext): () => void {
   };
   const expiry = (identity: Identity): Refusal | undefined =>
     identity.expiresAt !== undefined && identity.expiresAt <= Date.now() ? UNAUTHORIZED : undefined;
+  const refusedUser = (identity: Identity): Refusal | undefined => {
+    const why = u.refused?.(identity);
+    return why === undefined ? undefined : new Refusal('forbidden', why);
+  };
 
   /** Every admission step, in order: the connection's codec and identity, or the first refusal. */
   const admit = async (req: IncomingMessage): Promise<{ codec: Codec; identity: Identity } | Refusal> => {
@@ -109,7 +116,7 @@ export function attachEndpoint(server: Server, u: UpgradeContext): () => void {
     const identity = await authenticate(req);
     if (identity instanceof Refusal) return identity;
     // Draining may have begun while the token was checked.
-    return expiry(identity) ?? draining() ?? { codec, identity };
+    return expiry(identity) ?? refusedUser(identity) ?? draining() ?? { codec, identity };
   };
 
   const refuse = (socket: Duplex, { code, message }: Refusal): void => {
