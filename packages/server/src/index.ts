@@ -15,7 +15,6 @@ export * from '@tether/broker';
 /** @deprecated Renamed `BrokerPublishOptions` (`ServerPublishOptions` is `tether.publish`'s). */
 export type PublishOptions = BrokerPublishOptions;
 export { type Duration, toMs } from '@tether/protocol';
-export type { SqliteBrokerOptions } from '@tether/sqlite';
 export {
   AuthError,
   type AuthOptions,
@@ -50,5 +49,5 @@ export { subscribeResult } from './recovery.js';
 export { RpcError } from './rpc-error.js';
 export { createServer, type TetherServer } from './server.js';
 export type { ClientContext } from './session.js';
-export { sqliteBroker } from './sqlite-lazy.js';
+export { type SqliteBrokerOptions, sqliteBroker } from './sqlite-lazy.js';
 export { type StaticOptions, serveStatic } from './static-files.js';

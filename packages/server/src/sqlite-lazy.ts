@@ -5,7 +5,25 @@
  * @module
  */
 import type { Broker, BrokerEvents } from '@tether/broker';
-import type { SqliteBrokerOptions } from '@tether/sqlite';
+
+/**
+ * The options of `createSqliteBroker` in `@tether/sqlite`, repeated here so the server's types
+ * need no optional package (test/sqlite-options.test.ts keeps the two equal).
+ */
+export interface SqliteBrokerOptions {
+  /** Path of the database file (its folder is created if missing), or `':memory:'` for tests. */
+  file: string;
+  /** Clock, for tests. @default Date.now */
+  now?: () => number;
+  /** How often expired history, idempotency keys and idle channels are swept, in ms. @default 30_000 */
+  sweepInterval?: number;
+  /** How long an idle channel keeps its offset counter and epoch, in ms. @default 86_400_000 (24 h) */
+  idleChannelTtl?: number;
+  /** `NORMAL` survives a process crash; `FULL` fsyncs every commit and survives power loss too. @default 'NORMAL' */
+  synchronous?: 'NORMAL' | 'FULL';
+  /** How long a write waits for a lock held by another connection, in ms. @default 5000 */
+  busyTimeout?: number;
+}
 
 /**
  * @deprecated Use `createSqliteBroker` from `@tether/sqlite` (install it next to the server).
