@@ -5,6 +5,7 @@
  */
 import { createHash, createPublicKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { type Duration, toMs } from '@tether/protocol';
 import { createRemoteJWKSet, errors, type JWTVerifyGetKey, jwtVerify, SignJWT } from 'jose';
 
 /** Who a connection belongs to, as established by its token. */
@@ -228,6 +229,17 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
   };
 }
 
+/** `expiresIn` in whole seconds: a Duration string, or a number already in seconds. */
+function lifetimeSeconds(expiresIn: Duration): number {
+  const seconds =
+    typeof expiresIn === 'number' ? expiresIn : Math.round(toMs(expiresIn, 'signToken: expiresIn') / 1000);
+  if (!Number.isFinite(seconds) || seconds <= 0)
+    throw new RangeError(
+      `signToken: expiresIn must be a positive number of seconds or a string such as '1h', got ${JSON.stringify(expiresIn)}`,
+    );
+  return seconds;
+}
+
 /** Claims for {@link signToken}. */
 export interface SignTokenOptions {
   user: string;
@@ -235,8 +247,12 @@ export interface SignTokenOptions {
   channels?: string[];
   /** Sets the `admin: true` claim (operators: the admin channel and API). @default false */
   admin?: boolean;
-  /** Lifetime in seconds. @default 3600 */
-  expiresIn?: number;
+  /**
+   * Lifetime: a duration string as elsewhere in the API (`'15m'`, `'1h'`, `'7d'`), or a number of
+   * **seconds** (the unit of the JWT `exp` claim). Anything else throws `RangeError`.
+   * @default '1h'
+   */
+  expiresIn?: Duration;
 }
 
 /**
@@ -256,6 +272,6 @@ export async function signToken(secret: string | Uint8Array, options: SignTokenO
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(options.user)
     .setIssuedAt()
-    .setExpirationTime(Math.floor(Date.now() / 1000) + (options.expiresIn ?? 3600))
+    .setExpirationTime(Math.floor(Date.now() / 1000) + lifetimeSeconds(options.expiresIn ?? '1h'))
     .sign(key);
 }

@@ -227,3 +227,23 @@ describe('tokens stay out of logs', () => {
     expect(all).not.toContain('eyJ');
   });
 });
+
+describe('signToken lifetimes', () => {
+  const exp = (token: string): number =>
+    (JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()) as { exp: number }).exp;
+
+  it("makes a '1h' token that expires in an hour, and reads a number as seconds", async () => {
+    const now = Date.now() / 1000;
+    const hour = exp(await signToken(SECRET, { user: 'ada', expiresIn: '1h' }));
+    expect(hour).toBeGreaterThanOrEqual(Math.floor(now) + 3600);
+    expect(hour).toBeLessThanOrEqual(Math.ceil(now) + 3601);
+    expect(exp(await signToken(SECRET, { user: 'ada', expiresIn: '15m' })) - hour).toBeLessThanOrEqual(-2699);
+    expect(exp(await signToken(SECRET, { user: 'ada', expiresIn: 90 })) - Math.floor(now)).toBeLessThanOrEqual(91);
+    expect(exp(await signToken(SECRET, { user: 'ada' })) - hour).toBeLessThanOrEqual(1);
+  });
+
+  it('refuses a lifetime that is not one, with an error naming the option', async () => {
+    for (const expiresIn of ['an hour', '1y', -5, 0, Number.NaN, '0s'])
+      await expect(signToken(SECRET, { user: 'ada', expiresIn })).rejects.toThrow(/signToken: expiresIn/);
+  });
+});
