@@ -38,6 +38,10 @@ export interface ConfigFile {
   presenceTtl?: Duration;
 }
 
+/** This package's version (src/ and dist/ both sit beside package.json). */
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
+  .version;
+
 /** The broker `tether serve` uses unless told otherwise: durable on one node. */
 const DEFAULT_BROKER = 'sqlite';
 const DEFAULT_DATA_DIR = '.data';
@@ -288,8 +292,10 @@ export async function main(argv: string[]): Promise<TetherServer | undefined> {
   for (const [flag, env, description, def] of CLI_OPTIONS)
     serve.option(flag, `${description} (env ${env}${def ? `, default ${def}` : ''})`);
   cli.help();
+  // `tether --version` / `-v`: cac prints `tether/<version> <platform> node-<version>`.
+  cli.version(VERSION);
   const parsed = cli.parse(['node', 'tether', ...argv], { run: false });
-  if (parsed.options.help || parsed.options.h) return undefined;
+  if (parsed.options.help || parsed.options.h || parsed.options.version || parsed.options.v) return undefined;
   if (cli.matchedCommandName !== 'serve') {
     cli.outputHelp();
     process.exitCode = 1;
