@@ -144,6 +144,19 @@ describe('state machine and backoff', () => {
     expect(c.state).toBe('closed');
   });
 
+  it('time options take Duration strings; a bad one is a RangeError naming the option', async () => {
+    const c = make({ connectTimeout: '300ms', reconnect: { minDelay: '1s' } });
+    const seen = retries(c);
+    c.connect();
+    vi.advanceTimersByTime(299);
+    expect(c.state).toBe('connecting');
+    vi.advanceTimersByTime(1);
+    expect(seen.map((r) => r.delay)).toEqual([1000]);
+    expect(() => make({ requestTimeout: 'soon' })).toThrow(/requestTimeout/);
+    expect(() => make({ heartbeat: { interval: -1 } })).toThrow(RangeError);
+    await expect(c.rpc('x', undefined, { timeout: 'later' })).rejects.toThrow(/timeout/);
+  });
+
   it('connect timeout counts as a failed attempt', () => {
     const c = make({ connectTimeout: 300 });
     c.connect(); // the socket never opens
