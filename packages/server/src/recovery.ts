@@ -2,8 +2,9 @@
  * The `subscribe` reply: what a subscriber missed, and whether history still covers all of it.
  * @module
  */
-import type { StreamPosition, SubscribeResult } from '@tether/protocol';
+
 import type { HistoryResult } from '@tether/broker';
+import type { StreamPosition, SubscribeResult } from '@tether/protocol';
 
 /**
  * Builds the `subscribe` result from the channel's history read after `since.offset`.
