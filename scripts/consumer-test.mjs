@@ -134,7 +134,8 @@ async function installedNames(dir) {
   const names = new Set();
   const walk = (deps) => {
     for (const [name, info] of Object.entries(deps ?? {})) {
-      if (info.missing) continue;
+      // An optional peer that is not installed is listed as `{}` (no version): not installed.
+      if (info.missing || info.version === undefined) continue;
       names.add(name);
       walk(info.dependencies);
     }
