@@ -10,7 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Broker, createMemoryBroker } from '@tether/broker';
-import type { Duration } from '@tether/protocol';
+import { type Duration, toMs } from '@tether/protocol';
 import { cac } from 'cac';
 import type { AuthOptions } from './auth.js';
 import { createLogger, type Logger } from './logger.js';
@@ -36,6 +36,9 @@ export interface ConfigFile {
   allowedOrigins?: string[];
   dedupTtl?: Duration;
   presenceTtl?: Duration;
+  drainDelay?: Duration;
+  drainSpread?: Duration;
+  drainDeadline?: Duration;
 }
 
 /** This package's version (src/ and dist/ both sit beside package.json). */
@@ -45,7 +48,7 @@ const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.
 /** The broker `tether serve` uses unless told otherwise: durable on one node. */
 const DEFAULT_BROKER = 'sqlite';
 const DEFAULT_DATA_DIR = '.data';
-const { limits: L, heartbeat: H } = DEFAULTS;
+const { limits: L, heartbeat: H, serve: S } = DEFAULTS;
 
 /**
  * One row per option: the flag, its environment variable, what it means, and its default as
@@ -83,11 +86,18 @@ export const CLI_OPTIONS = [
   ['--static <dir>', 'TETHER_STATIC_DIR', 'serve a built web app (e.g. the chat app) at /', ''],
   ['--allowed-origins <list>', 'TETHER_ALLOWED_ORIGINS', 'comma-separated; empty = same origin only', ''],
   [
-    '--drain-deadline <ms>',
-    'TETHER_DRAIN_DEADLINE',
-    'SIGTERM/SIGINT: exit within this',
-    String(DEFAULTS.drainDeadline),
+    '--drain-delay <duration>',
+    'TETHER_DRAIN_DELAY',
+    'SIGTERM/SIGINT: keep serving this long while /readyz says 503, before closing clients',
+    S.drainDelay,
   ],
+  [
+    '--drain-spread <duration>',
+    'TETHER_DRAIN_SPREAD',
+    'then close clients with 1012 in batches over this window',
+    S.drainSpread,
+  ],
+  ['--drain-deadline <duration>', 'TETHER_DRAIN_DEADLINE', 'and exit within this', S.drainDeadline],
   ['--log-level <level>', 'TETHER_LOG_LEVEL', 'pino level', 'info'],
   ['--config <file>', 'TETHER_CONFIG', 'JSON config file (namespaces, limits, …)', ''],
   [
@@ -251,7 +261,9 @@ export async function serveOptions(flags: Flags, logger: Logger): Promise<Server
     limits,
     heartbeat,
     devLogin: dev,
-    drainDeadline: num(get('--drain-deadline <ms>'), 'drain deadline') ?? DEFAULTS.drainDeadline,
+    drainDelay: get('--drain-delay <duration>') ?? config.drainDelay ?? S.drainDelay,
+    drainSpread: get('--drain-spread <duration>') ?? config.drainSpread ?? S.drainSpread,
+    drainDeadline: get('--drain-deadline <duration>') ?? config.drainDeadline ?? S.drainDeadline,
   };
   if (apiKey) options.apiKey = apiKey;
   else if (dev) {
@@ -304,8 +316,11 @@ export async function main(argv: string[]): Promise<TetherServer | undefined> {
   const flags = parsed.options as Flags;
   const logger = createLogger(setting(flags, '--log-level <level>', 'TETHER_LOG_LEVEL'));
   let tether: TetherServer;
+  let deadline: number;
   try {
-    tether = createServer(await serveOptions(flags, logger));
+    const options = await serveOptions(flags, logger);
+    tether = createServer(options);
+    deadline = toMs(options.drainDeadline ?? S.drainDeadline, 'drain deadline');
     const pluginName = setting(flags, '--plugin <module>', 'TETHER_PLUGIN');
     const plugin = await loadPlugin(pluginName);
     if (plugin?.setup) {
@@ -329,11 +344,9 @@ export async function main(argv: string[]): Promise<TetherServer | undefined> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'draining before exit');
-    const deadline =
-      num(setting(flags, '--drain-deadline <ms>', 'TETHER_DRAIN_DEADLINE'), 'drain deadline') ?? DEFAULTS.drainDeadline;
     // If draining itself hangs, leave anyway shortly after the deadline.
     setTimeout(() => process.exit(1), deadline + 2_000).unref();
-    tether.close({ deadline }).then(
+    tether.close().then(
       () => process.exit(0),
       (err: unknown) => {
         logger.error({ err }, 'drain failed');

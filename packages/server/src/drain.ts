@@ -1,6 +1,7 @@
 /**
- * Draining: how `close()` lets connections go — after an optional unready delay, 1012 to every
- * client in batches, then the stragglers are cut at the deadline.
+ * Draining: how `close()` lets connections go — the node is unready for `delay` while it keeps
+ * serving, then every client gets 1012 in batches spread over `spread`, then the stragglers are
+ * cut at the deadline. {@link drainPlan} is the arithmetic, {@link closeConnections} runs it.
  * @module
  */
 import type { Server } from 'node:http';
@@ -12,34 +13,89 @@ export const delay = (ms: number): Promise<void> =>
     setTimeout(resolve, ms).unref();
   });
 
+/** Batches are at least this far apart (ms)... */
+export const MIN_BATCH_INTERVAL = 100;
+/** ...and hold at least this many clients (a small node is drained in fewer batches, sooner). */
+export const MIN_BATCH_SIZE = 10;
+
+/** When and how `close()` lets its clients go, all times in ms from the start of the drain. */
+export interface DrainPlan {
+  /** Serving while unready, before the first batch: the delay, at most half the deadline. */
+  delay: number;
+  /** First to last batch: the spread, at most half of what the deadline leaves after the delay. */
+  spread: number;
+  /** Number of batches (0 without clients). */
+  batches: number;
+  /** Time between two batches (0 with one batch). */
+  interval: number;
+}
+
 /**
- * Closes every connection in `sessions` by `end` (ms since the epoch). `emptied` resolves once
- * `sessions` is empty (each connection leaves it when its socket closed).
+ * The drain of `clients` connections within `deadline`: batches of at least
+ * {@link MIN_BATCH_SIZE} clients, at least {@link MIN_BATCH_INTERVAL} apart, the first at `delay`
+ * and the last at `delay + spread`. Whatever does not fit the deadline is shortened, the spread
+ * first; half of what follows the delay is always left for the close handshakes.
+ */
+export function drainPlan(clients: number, o: { deadline: number; delay: number; spread: number }): DrainPlan {
+  const wait = Math.max(0, Math.min(o.delay, o.deadline / 2));
+  const window = Math.max(0, Math.min(o.spread, (o.deadline - wait) / 2));
+  if (clients <= 0) return { delay: wait, spread: window, batches: 0, interval: 0 };
+  const batches = Math.max(
+    1,
+    Math.min(Math.ceil(clients / MIN_BATCH_SIZE), Math.floor(window / MIN_BATCH_INTERVAL) + 1),
+  );
+  return { delay: wait, spread: window, batches, interval: batches > 1 ? window / (batches - 1) : 0 };
+}
+
+/** Clients `[start, end)` of batch `i` of `batches` over `clients`: sizes differ by at most one. */
+export function batchRange(i: number, batches: number, clients: number): [number, number] {
+  return [Math.floor((i * clients) / batches), Math.floor(((i + 1) * clients) / batches)];
+}
+
+/** What `closeConnections` did, for the log. */
+export interface DrainReport {
+  plan: DrainPlan;
+  /** Clients closed in each batch. */
+  sizes: number[];
+  /** Clients still open at the deadline, terminated. */
+  terminated: number;
+}
+
+/**
+ * Drains every connection in `sessions` within `o.deadline` ms (counted from `start`, ms since the
+ * epoch). `emptied` resolves once `sessions` is empty (each connection leaves it when its socket
+ * closed). The set is read after the delay: connections that closed meanwhile are not counted.
  */
 export async function closeConnections(
   sessions: ReadonlySet<Session>,
-  end: number,
-  drainDelay: number,
+  start: number,
+  o: { deadline: number; delay: number; spread: number },
   emptied: () => Promise<void>,
-): Promise<void> {
-  if (drainDelay > 0) await delay(Math.min(drainDelay, (end - Date.now()) / 2));
-  // Close in batches of 10 %, spread over at most half the deadline, so clients do not all
-  // reconnect to the other nodes in the same instant.
+): Promise<DrainReport> {
+  const end = start + o.deadline;
+  const at = (t: number): Promise<void> => delay(Math.max(0, start + t - Date.now()));
+  const { delay: wait } = drainPlan(0, o);
+  if (wait > 0) await at(wait);
   const all = [...sessions];
-  const batches = Math.min(10, all.length);
-  const tick = batches > 1 ? Math.min(100, Math.max(1, (end - Date.now()) / 2 / batches)) : 0;
-  const size = Math.ceil(all.length / Math.max(1, batches));
-  for (let i = 0; i < all.length; i += size) {
-    for (const s of all.slice(i, i + size)) s.close(CloseCode.SERVICE_RESTART, 'server restarting');
-    if (i + size < all.length) await delay(tick);
+  const plan = drainPlan(all.length, o);
+  const sizes: number[] = [];
+  for (let i = 0; i < plan.batches; i++) {
+    // Each batch at its own time from the start, so timer lateness does not add up.
+    if (i > 0) await at(plan.delay + i * plan.interval);
+    const [from, to] = batchRange(i, plan.batches, all.length);
+    for (const s of all.slice(from, to)) s.close(CloseCode.SERVICE_RESTART, 'server restarting');
+    sizes.push(to - from);
   }
+  const report: DrainReport = { plan, sizes, terminated: 0 };
   // Let the close handshakes (and the bytes queued before them) finish, then cut stragglers.
-  if (sessions.size === 0) return;
+  if (sessions.size === 0) return report;
   await Promise.race([emptied(), delay(Math.max(0, end - Date.now()))]);
-  if (sessions.size === 0) return;
+  report.terminated = sessions.size;
+  if (sessions.size === 0) return report;
   for (const s of sessions) s.ws.terminate();
   // terminate() destroys the socket; its 'close' (and our bookkeeping) follows within a tick or two.
   await Promise.race([emptied(), delay(1_000)]);
+  return report;
 }
 
 /** Stops `server` listening; keep-alive HTTP clients get until `end`, then their sockets are cut too. */

@@ -13,7 +13,10 @@ import type { ClientContext, SessionSettings } from './session.js';
 
 /**
  * Every default of `createServer` (and so of `tether serve`), in one place. `limits.burst`
- * defaults to twice `messagesPerSecond`; `allowedOrigins` to none (same origin only).
+ * defaults to twice `messagesPerSecond`; `allowedOrigins` to none (same origin only). `serve`
+ * holds the few that `tether serve` sets differently: a drain for a rolling update behind a load
+ * balancer (Kubernetes: they fit the default `terminationGracePeriodSeconds` of 30 s), where
+ * `close()` in a library or a test should be quick.
  */
 export const DEFAULTS = {
   port: 8088,
@@ -33,7 +36,9 @@ export const DEFAULTS = {
   presenceTtl: '60s',
   drainDeadline: 10_000,
   drainDelay: 0,
+  drainSpread: 1_000,
   rpcTimeout: '30s',
+  serve: { drainDelay: '5s', drainSpread: '10s', drainDeadline: '25s' },
 } as const;
 
 /** Per-connection and per-server limits. Every one has a default. */
@@ -127,10 +132,20 @@ export interface ServerOptions {
    * `auth.jwtSecret`. Refused (TypeError) when `NODE_ENV=production`. @default false
    */
   devLogin?: boolean;
-  /** Default deadline of `close()`. @default 10000 (ms) */
+  /** Default deadline of `close()`: everything is closed by then. @default 10000 (ms) */
   drainDeadline?: Duration;
-  /** How long `close()` keeps answering `/readyz` with 503 before it closes clients. @default 0 */
+  /**
+   * How long `close()` keeps serving its clients (and the HTTP API) while `/readyz` answers 503
+   * and upgrades are refused, so load balancers stop sending new ones. At most half the deadline.
+   * @default 0
+   */
   drainDelay?: Duration;
+  /**
+   * After the delay, clients are closed with 1012 in batches spread over this window (batches of
+   * at least 10 clients, at least 100 ms apart), so they do not all reconnect to the other nodes
+   * at once. At most half of what the deadline leaves after the delay. @default 1000 (ms)
+   */
+  drainSpread?: Duration;
   /** An RPC handler still running after this long is answered with `timeout` (it keeps running). @default '30s' */
   rpcTimeout?: Duration;
   /** Handles HTTP requests no Tether route matched (own server only). @default 404 */
@@ -143,10 +158,14 @@ export interface ServerOptions {
   admin?: boolean | AdminOptions;
 }
 
-/** Options of `tether.close()`. */
+/** Options of `tether.close()`; each defaults to the server option of the same name. */
 export interface CloseOptions {
   /** Everything is closed by then; stragglers are terminated. @default drainDeadline (10000 ms) */
   deadline?: Duration;
+  /** Serving while unready before the first client is closed. @default drainDelay (0) */
+  delay?: Duration;
+  /** Window over which clients are closed in batches. @default drainSpread (1000 ms) */
+  spread?: Duration;
 }
 
 /** Options of `tether.publish` from server code. */
@@ -167,6 +186,7 @@ export interface Resolved {
   presenceTtl: number;
   drainDeadline: number;
   drainDelay: number;
+  drainSpread: number;
   rpcTimeout: number;
 }
 
@@ -209,6 +229,7 @@ export function resolveOptions(o: ServerOptions): Resolved {
     presenceTtl: Math.max(1_000, ms(o.presenceTtl, DEFAULTS.presenceTtl, 'presenceTtl')),
     drainDeadline: ms(o.drainDeadline, DEFAULTS.drainDeadline, 'drainDeadline'),
     drainDelay: ms(o.drainDelay, DEFAULTS.drainDelay, 'drainDelay'),
+    drainSpread: ms(o.drainSpread, DEFAULTS.drainSpread, 'drainSpread'),
     rpcTimeout: Math.max(1, ms(o.rpcTimeout, DEFAULTS.rpcTimeout, 'rpcTimeout')),
   };
 }

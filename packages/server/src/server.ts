@@ -240,7 +240,11 @@ class Tether implements TetherServer {
   }
 
   close(options: CloseOptions = {}): Promise<void> {
-    this.closing ??= this.shutdown(ms(options.deadline, this.o.drainDeadline, 'close deadline'));
+    this.closing ??= this.shutdown({
+      deadline: ms(options.deadline, this.o.drainDeadline, 'close deadline'),
+      delay: ms(options.delay, this.o.drainDelay, 'close delay'),
+      spread: ms(options.spread, this.o.drainSpread, 'close spread'),
+    });
     return this.closing;
   }
 
@@ -251,13 +255,16 @@ class Tether implements TetherServer {
   }
 
   /** Unready, drain the connections, then stop listening and close the presence store and broker. */
-  private async shutdown(deadline: number): Promise<void> {
-    const end = Date.now() + deadline;
+  private async shutdown(drain: { deadline: number; delay: number; spread: number }): Promise<void> {
+    const start = Date.now();
+    const end = start + drain.deadline;
     this.draining = true;
     // A close() racing listen(): let listen finish, so the server it opens is closed below.
     if (this.started) await this.started.catch(() => {});
-    this.logger.info({ connections: this.conns.size, deadline }, 'draining');
-    await closeConnections(this.conns.sessions, end, this.o.drainDelay, () => this.conns.emptied());
+    this.logger.info({ connections: this.conns.size, ...drain }, 'draining');
+    // The HTTP API keeps answering (publishes included) until the HTTP server closes below.
+    const report = await closeConnections(this.conns.sessions, start, drain, () => this.conns.emptied());
+    this.logger.info({ ...report.plan, sizes: report.sizes, terminated: report.terminated }, 'clients drained');
     this.channels.stopRefresh();
     await this.admin?.admin.stop();
     this.detach();
