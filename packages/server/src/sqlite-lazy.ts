@@ -15,6 +15,11 @@ export interface SqliteBrokerOptions {
   file: string;
   /** Clock, for tests. @default Date.now */
   now?: () => number;
+  /**
+   * Path of better-sqlite3's compiled `better_sqlite3.node`, for bundled deployments where it is
+   * not beside the package. @default better-sqlite3 finds its own
+   */
+  nativeBinding?: string;
   /** How often expired history, idempotency keys and idle channels are swept, in ms. @default 30_000 */
   sweepInterval?: number;
   /** How long an idle channel keeps its offset counter and epoch, in ms. @default 86_400_000 (24 h) */

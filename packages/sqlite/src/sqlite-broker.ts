@@ -29,6 +29,11 @@ export interface SqliteBrokerOptions {
   file: string;
   /** Clock, for tests. @default Date.now */
   now?: () => number;
+  /**
+   * Path of better-sqlite3's compiled `better_sqlite3.node`, for bundled deployments where it is
+   * not beside the package. @default better-sqlite3 finds its own
+   */
+  nativeBinding?: string;
   /** How often expired history, idempotency keys and idle channels are swept, in ms. @default 30_000 */
   sweepInterval?: number;
   /**
@@ -201,7 +206,7 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker {
     async start(handlers) {
       if (db) throw new TypeError('createSqliteBroker: start() was already called');
       if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
-      const d = new Database(options.file);
+      const d = openDatabase(options.file, options.nativeBinding);
       d.pragma('journal_mode = WAL');
       d.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
       // Another process (a CLI, a backup) holding a read lock should delay a write, not fail it.
@@ -277,3 +282,21 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker {
 
 /** @deprecated Use `createSqliteBroker`; this name goes away in the next release. */
 export const sqliteBroker = createSqliteBroker;
+
+/**
+ * Opens the file. better-sqlite3 loads its native module on first use, so a module built for
+ * another Node version, or never built, fails here: name the fix instead of a bare dlopen error.
+ */
+function openDatabase(file: string, nativeBinding: string | undefined): Database.Database {
+  try {
+    return new Database(file, nativeBinding === undefined ? {} : { nativeBinding });
+  } catch (err) {
+    const text = err instanceof Error ? err.message : String(err);
+    if (!/bindings|NODE_MODULE_VERSION|dlopen|\.node\b/i.test(text)) throw err;
+    throw new Error(
+      `@tether/sqlite: better-sqlite3's native module did not load (${text.split('\n')[0]}). ` +
+        `It is built for one Node version: run \`npm rebuild better-sqlite3\` with the Node that runs the server (${process.version}).`,
+      { cause: err },
+    );
+  }
+}

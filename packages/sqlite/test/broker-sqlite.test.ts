@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Broker, BrokerPublishOptions } from '@tether/broker';
 import { recordEvents, runBrokerConformance, waitFor } from '@tether/broker/testing';
 import Database from 'better-sqlite3';
@@ -122,5 +122,33 @@ describe('createSqliteBroker durability', () => {
 
   it('refuses a missing file option with a TypeError', () => {
     expect(() => createSqliteBroker({} as { file: string })).toThrow(TypeError);
+  });
+});
+
+describe('createSqliteBroker native module', () => {
+  it('names the rebuild command when better-sqlite3 cannot load its compiled module', async () => {
+    const broker = createSqliteBroker({
+      file: join(dir, 'native.db'),
+      nativeBinding: join(dir, 'missing', 'better_sqlite3.node'),
+    });
+    const started = broker.start(recordEvents());
+    await expect(started).rejects.toThrow(/native module did not load .*npm rebuild better-sqlite3/);
+    await expect(started).rejects.toMatchObject({ cause: expect.any(Error) });
+  });
+
+  it('loads from an explicit nativeBinding path', async () => {
+    const { createRequire } = await import('node:module');
+    const require = createRequire(import.meta.url);
+    const binding = join(
+      dirname(require.resolve('better-sqlite3/package.json')),
+      'build',
+      'Release',
+      'better_sqlite3.node',
+    );
+    const broker = createSqliteBroker({ file: join(dir, 'native-ok.db'), nativeBinding: binding });
+    await broker.start(recordEvents());
+    const r = await broker.publish('room:n', { ok: true }, opts());
+    expect(r.publication.offset).toBe(1);
+    await broker.close();
   });
 });
