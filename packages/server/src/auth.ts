@@ -37,6 +37,12 @@ export interface AuthOptions {
   /** Required `aud` claim, when set. */
   audience?: string;
   /**
+   * Refuse tokens without an `exp` claim (401), so no connection can live forever on one token.
+   * With the `authenticate`/`verifyToken` hooks, an identity without `expiresAt` is refused too.
+   * @default false
+   */
+  requireExp?: boolean;
+  /**
    * Replaces token verification at the upgrade: return the identity, or `null` to refuse with 401.
    * A hook that throws also refuses with 401 (and is logged).
    */
@@ -144,10 +150,11 @@ function identityFrom(payload: Record<string, unknown>): Identity {
   return identity;
 }
 
-function checkIdentity(value: Identity | null | undefined): Identity {
+function checkIdentity(value: Identity | null | undefined, requireExp: boolean): Identity {
   if (!value) throw new AuthError('not authenticated');
   if (typeof value.user !== 'string' || value.user === '')
     throw new TypeError('authenticate() must return { user: string, ... } or null');
+  if (requireExp && value.expiresAt === undefined) throw new AuthError('identity has no expiresAt');
   return value;
 }
 
@@ -158,6 +165,7 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
   if (kinds === 0 && !options.authenticate)
     throw new TypeError('auth: give jwtSecret, publicKey, jwksUrl or an authenticate(request) hook');
 
+  const requireExp = options.requireExp === true;
   let verifyJwt: ((token: string) => Promise<Identity>) | undefined;
   if (kinds === 1) {
     let key: Uint8Array | KeyObject | JWTVerifyGetKey;
@@ -181,6 +189,7 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
       algorithms,
       ...(options.issuer !== undefined && { issuer: options.issuer }),
       ...(options.audience !== undefined && { audience: options.audience }),
+      ...(options.requireExp === true && { requiredClaims: ['exp'] }),
     };
     verifyJwt = async (token) => {
       try {
@@ -204,7 +213,7 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
     async request(req) {
       if (options.authenticate) {
         try {
-          return checkIdentity(await options.authenticate(req));
+          return checkIdentity(await options.authenticate(req), requireExp);
         } catch (err) {
           if (err instanceof AuthError || err instanceof TypeError) throw err;
           throw new AuthError('authenticate() failed');
@@ -217,7 +226,7 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
     async token(token) {
       if (options.verifyToken) {
         try {
-          return checkIdentity(await options.verifyToken(token));
+          return checkIdentity(await options.verifyToken(token), requireExp);
         } catch (err) {
           if (err instanceof AuthError || err instanceof TypeError) throw err;
           throw new AuthError('verifyToken() failed');

@@ -97,13 +97,11 @@ describe('claims', () => {
     expect(await refused(server.url, await sign({ exp: now() + 3600, nbf: now() + 600 }))).toBe(401);
   });
 
-  // Defect (issue 13, item 4): a token without `exp` never expires and nothing can require one.
-  it.fails('refuses a token without exp when auth.requireExp is set, and accepts it otherwise', async () => {
+  it('refuses a token without exp when auth.requireExp is set, and accepts it otherwise', async () => {
     const noExp = await sign({});
     const lenient = await startServer();
     const c = await RawClient.connect(lenient.url, { token: noExp });
     expect((await c.next('welcome')).expiresAt).toBeUndefined();
-    // @ts-expect-error auth.requireExp does not exist yet
     const strict = await startServer({ auth: { jwtSecret: SECRET, requireExp: true } });
     expect(await refused(strict.url, noExp)).toBe(401);
     const withExp = await RawClient.connect(strict.url, { token: await sign({ exp: now() + 60 }) });
