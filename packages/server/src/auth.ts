@@ -113,8 +113,22 @@ export function extractToken(req: IncomingMessage): string | undefined {
 }
 
 /**
+ * The scheme a browser used to reach this server: `https` over TLS, or when a TLS-terminating
+ * proxy says so with `X-Forwarded-Proto: https` (a browser page cannot set that header on a
+ * WebSocket), else `http`.
+ */
+function ownScheme(req: IncomingMessage): 'http:' | 'https:' {
+  if ((req.socket as { encrypted?: boolean } | undefined)?.encrypted) return 'https:';
+  const forwarded = req.headers['x-forwarded-proto'];
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim().toLowerCase();
+  return first === 'https' ? 'https:' : 'http:';
+}
+
+/**
  * May a request with this `Origin` open a socket? No `Origin` (not a browser): yes, the token
- * decides. Otherwise the origin must be the server's own (same host) or be listed; `'*'` allows all.
+ * decides. Otherwise the origin must be listed (scheme, host and port; `'*'` allows all) or be
+ * the server's own: the same host **and** the same scheme (see `ownScheme`), so a page on
+ * `https://host` is not the origin of an `http` server on that host.
  */
 export function originAllowed(req: IncomingMessage, allowed: readonly string[]): boolean {
   const origin = req.headers.origin;
@@ -122,7 +136,8 @@ export function originAllowed(req: IncomingMessage, allowed: readonly string[]):
   if (allowed.includes('*') || allowed.includes(origin)) return true;
   try {
     const url = new URL(origin);
-    return allowed.includes(url.origin) || (url.host !== '' && url.host === req.headers.host);
+    if (allowed.includes(url.origin)) return true;
+    return url.host !== '' && url.host === req.headers.host && url.protocol === ownScheme(req);
   } catch {
     return false;
   }

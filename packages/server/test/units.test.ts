@@ -135,6 +135,10 @@ describe('tokens and origins', () => {
     expect(originAllowed(req('/', { host: 'h:1', origin: 'http://x' }), [])).toBe(false);
     expect(originAllowed(req('/', { host: 'h:1', origin: 'http://x' }), ['http://x'])).toBe(true);
     expect(originAllowed(req('/', { host: 'h:1', origin: 'null' }), ['*'])).toBe(true);
+    expect(originAllowed(req('/', { host: 'h:1', origin: 'https://h:1' }), [])).toBe(false);
+    expect(originAllowed(req('/', { host: 'h:1', origin: 'https://h:1', 'x-forwarded-proto': 'https' }), [])).toBe(
+      true,
+    );
   });
 });
 

@@ -71,8 +71,7 @@ describe('Cross-Site WebSocket Hijacking', () => {
     expect(server.tether.connections).toBe(1);
   });
 
-  // Defect (issue 13, item 4): the same-origin check compares hosts only.
-  it.fails('compares the Origin with its scheme: https://host is not the origin of an http server', async () => {
+  it('compares the Origin with its scheme: https://host is not the origin of an http server', async () => {
     const server = await startServer();
     const cookie = `token=${await token('ann')}`;
     const origin = `https://127.0.0.1:${server.port}`;
