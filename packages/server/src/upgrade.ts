@@ -151,7 +151,10 @@ export function attachEndpoint(server: Server, u: UpgradeContext): () => void {
       socket.destroy();
       return;
     }
-    socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    // Headers past Node's limit (16 KiB by default, `--max-http-header-size`) are 431, as Node
+    // itself would answer; every other parse error is 400.
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
   };
 
   server.on('upgrade', onUpgrade);
