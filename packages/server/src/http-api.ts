@@ -11,6 +11,7 @@ import { HTTP_STATUS } from './errors.js';
 import { type BodyResult, readJsonBody, sendError, sendJson } from './http-util.js';
 import type { Logger } from './logger.js';
 import { redactUrl } from './logger.js';
+import type { FailureLimiter } from './rate-limit.js';
 import { RpcError } from './rpc-error.js';
 
 /** @internal What the router needs from the server. */
@@ -20,6 +21,8 @@ export interface ApiBackend {
   maxPayload: number;
   /** Constant-time check of an `Authorization: Bearer <api key>` header; false when no key is configured. */
   apiKeyValid(header: string | undefined): boolean;
+  /** Failed API-key attempts per address (`limits.apiKeyFailures` a minute). */
+  apiKeyFailures: FailureLimiter;
   ready(): boolean;
   publish(channel: string, data: unknown, key: string | undefined): Promise<PublishResult>;
   history(channel: string, query: HistoryQuery): Promise<HistoryResult>;
@@ -102,7 +105,16 @@ export function handleApiRequest(backend: ApiBackend, req: IncomingMessage, res:
     return true;
   };
   const needKey = (): boolean => {
+    // An address past its failed attempts waits, right key or not: guessing gains nothing.
+    const address = req.socket.remoteAddress ?? '';
+    const wait = backend.apiKeyFailures.retryAfter(address);
+    if (wait > 0) {
+      res.setHeader('retry-after', String(Math.ceil(wait / 1000)));
+      sendError(res, 429, 'rate_limited', 'too many failed API-key attempts from this address, try later');
+      return false;
+    }
     if (backend.apiKeyValid(req.headers.authorization)) return true;
+    backend.apiKeyFailures.fail(address);
     sendError(res, 401, 'unauthorized', 'a valid API key is required: Authorization: Bearer <api key>');
     return false;
   };

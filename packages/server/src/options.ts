@@ -30,6 +30,7 @@ export const DEFAULTS = {
     maxMalformed: 10,
     maxSubscriptions: 100,
     maxConnections: 10_000,
+    apiKeyFailures: 20,
   },
   heartbeat: { interval: 25_000, timeout: 10_000 },
   dedupTtl: '2m',
@@ -59,6 +60,13 @@ export interface LimitOptions {
   maxSubscriptions?: number;
   /** Open connections per server; more are refused with HTTP 503 before the upgrade. @default 10000 */
   maxConnections?: number;
+  /**
+   * Failed API-key attempts one address may make per minute on the HTTP API; past it, every
+   * request of that address that needs the key gets 429 (with `Retry-After`) until its minute
+   * is over, even with the right key. Behind a proxy every client shares the proxy's address.
+   * @default 20
+   */
+  apiKeyFailures?: number;
 }
 
 export interface ServerHeartbeatOptions {
@@ -219,6 +227,7 @@ export function resolveOptions(o: ServerOptions): Resolved {
       maxMalformed: num(l.maxMalformed, d.maxMalformed, 'limits.maxMalformed', 0),
       maxSubscriptions: num(l.maxSubscriptions, d.maxSubscriptions, 'limits.maxSubscriptions'),
       maxConnections: num(l.maxConnections, d.maxConnections, 'limits.maxConnections'),
+      apiKeyFailures: num(l.apiKeyFailures, d.apiKeyFailures, 'limits.apiKeyFailures'),
     },
     heartbeat: {
       interval: ms(o.heartbeat?.interval, DEFAULTS.heartbeat.interval, 'heartbeat.interval', 10),

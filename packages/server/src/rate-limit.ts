@@ -52,3 +52,49 @@ export class WindowCounter {
     return this.count > this.max;
   }
 }
+
+/**
+ * Counts failures per key (an address) in a fixed window: once a key has `max` of them, it is
+ * blocked until its window ends. Holds at most `maxKeys` keys (the oldest window is dropped
+ * first), so an attacker with many addresses cannot grow it without bound.
+ */
+export class FailureLimiter {
+  /** In insertion order, which is window-start order: the first entry is always the oldest. */
+  private readonly windows = new Map<string, { count: number; start: number }>();
+
+  constructor(
+    private readonly max: number,
+    private readonly windowMs: number,
+    private readonly maxKeys = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Milliseconds until `key` may try again; 0 when it may try now. */
+  retryAfter(key: string): number {
+    const w = this.windows.get(key);
+    if (!w) return 0;
+    const left = w.start + this.windowMs - this.now();
+    if (left <= 0) {
+      this.windows.delete(key);
+      return 0;
+    }
+    return w.count >= this.max ? left : 0;
+  }
+
+  /** Records one failure of `key`. */
+  fail(key: string): void {
+    const t = this.now();
+    const w = this.windows.get(key);
+    if (w && t - w.start < this.windowMs) {
+      w.count += 1;
+      return;
+    }
+    this.windows.delete(key);
+    // Drop ended windows, and the oldest ones while full: they sit at the front.
+    for (const [k, old] of this.windows) {
+      if (t - old.start < this.windowMs && this.windows.size < this.maxKeys) break;
+      this.windows.delete(k);
+    }
+    this.windows.set(key, { count: 1, start: t });
+  }
+}

@@ -39,6 +39,7 @@ import {
   type ServerPublishOptions,
 } from './options.js';
 import { Publisher, validateServerPublish } from './publishing.js';
+import { FailureLimiter } from './rate-limit.js';
 import { attachEndpoint } from './upgrade.js';
 
 /** A running Tether server. */
@@ -165,6 +166,7 @@ class Tether implements TetherServer {
       registry: this.m.registry,
       maxPayload: this.o.limits.maxPayload,
       apiKeyValid: apiKeyCheck(options.apiKey),
+      apiKeyFailures: new FailureLimiter(this.o.limits.apiKeyFailures, 60_000),
       ready: () => this.running && !this.draining && this.broker.available(),
       publish: (channel, data, key) => this.publisher.fromBackend('http', channel, data, { key }),
       history: (channel, query) => this.broker.history(channel, query),

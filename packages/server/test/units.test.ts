@@ -10,7 +10,7 @@ import {
   toMs,
 } from '../src/index.js';
 import { Namespaces } from '../src/namespaces.js';
-import { TokenBucket, WindowCounter } from '../src/rate-limit.js';
+import { FailureLimiter, TokenBucket, WindowCounter } from '../src/rate-limit.js';
 
 const req = (url: string, headers: Record<string, string> = {}): IncomingMessage =>
   ({ url, headers }) as unknown as IncomingMessage;
@@ -94,6 +94,24 @@ describe('rate limiting', () => {
     expect([w.hit(), w.hit(), w.hit()]).toEqual([false, false, true]);
     t += 1_000;
     expect(w.hit()).toBe(false);
+  });
+
+  it('blocks a key after max failures until its window ends, and holds at most maxKeys keys', () => {
+    let t = 0;
+    const f = new FailureLimiter(2, 1_000, 3, () => t);
+    f.fail('a');
+    expect(f.retryAfter('a')).toBe(0);
+    f.fail('a');
+    t = 400;
+    expect(f.retryAfter('a')).toBe(600);
+    t = 1_000;
+    expect(f.retryAfter('a')).toBe(0);
+    // Four new keys in one window: the oldest is dropped, so the map never passes three.
+    for (const k of ['b', 'c', 'd', 'e']) {
+      f.fail(k);
+      f.fail(k);
+    }
+    expect(['b', 'c', 'd', 'e'].map((k) => f.retryAfter(k) > 0)).toEqual([false, true, true, true]);
   });
 });
 

@@ -46,9 +46,7 @@ describe('API key guessing', () => {
     expect((await publish(server.http, API_KEY, body)).status).toBe(200);
   });
 
-  // Defect (issue 13, item 3): no limit on failed API-key attempts yet; fixed with the test flipped to `it`.
-  it.fails('limits failed attempts per address: past the limit even the right key waits (429 with Retry-After)', async () => {
-    // @ts-expect-error limits.apiKeyFailures does not exist yet
+  it('limits failed attempts per address: past the limit even the right key waits (429 with Retry-After)', async () => {
     const server = await startServer({ limits: { apiKeyFailures: 5 } });
     const body = JSON.stringify({ channel: 'news', data: 1 });
     for (let i = 0; i < 5; i++) expect((await publish(server.http, `guess-${i}`, body)).status).toBe(401);
