@@ -126,6 +126,8 @@ function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Prom
   return Promise.race([p, expired]).finally(() => clearTimeout(timer));
 }
 
+const LIVENESS: ReadonlySet<string> = new Set(['ping', 'pong', 'heartbeat']);
+
 /** Builds the per-frame entry point: budgets, decoding, control frames, then the command table. */
 export function frameHandler(c: CommandContext): (s: Session, data: RawData, isBinary: boolean) => void {
   const table = commandTable(c);
@@ -169,9 +171,10 @@ export function frameHandler(c: CommandContext): (s: Session, data: RawData, isB
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     c.metrics.framesIn.inc();
     c.metrics.bytesIn.inc(bytes.length);
-    const admitted = s.admit();
-    if (s.closing) return;
     const decoded = decodeClientFrame(bytes, s.codec, isBinary);
+    // Liveness frames never take from the rate limit: a ping under a burst still gets its pong.
+    const admitted = decoded.ok && LIVENESS.has(decoded.frame.type) ? s.alive() : s.admit();
+    if (s.closing) return;
     if (!admitted) {
       c.metrics.rateLimited.inc();
       const error = { code: 'rate_limited', message: 'too many frames, slow down' } as const;

@@ -170,6 +170,12 @@ export class Session implements ClientContext {
     this.expiryTimer.unref();
   }
 
+  /** Accounts for one liveness frame (`ping`, `pong`, `heartbeat`): never rate limited. */
+  alive(): true {
+    this.lastSeen = Date.now();
+    return true;
+  }
+
   /** Accounts for one incoming frame; false when it is over the rate limit (and maybe closes). */
   admit(): boolean {
     this.lastSeen = Date.now();
