@@ -9,7 +9,7 @@ import { type Codec, PROTOCOL_VERSION, type WelcomeFrame } from '@tether/protoco
 import type { RawData, WebSocket } from 'ws';
 import type { Identity } from './auth.js';
 import { guarded, type Logger } from './logger.js';
-import type { ServerMetrics } from './metrics.js';
+import { closeCodeOfError, type ServerMetrics } from './metrics.js';
 import { type Resolved, sessionSettings } from './options.js';
 import { Session, type SessionSettings } from './session.js';
 
@@ -55,7 +55,11 @@ export class Connections {
     this.sessions.add(session);
     metrics.connections.inc();
     metrics.connectionsTotal.inc();
-    ws.on('error', (err) => logger.debug({ err, connectionId: session.connectionId }, 'socket error'));
+    ws.on('error', (err) => {
+      // A frame `ws` refused (1009, 1007, 1002): that is the code this side closed with.
+      session.closeCode ??= closeCodeOfError(err);
+      logger.debug({ err, connectionId: session.connectionId }, 'socket error');
+    });
     ws.on('message', (data, isBinary) => guarded(logger, 'frame', () => this.hooks.frame(session, data, isBinary)));
     ws.on('close', (code) => {
       logger.debug({ connectionId: session.connectionId, code: session.closeCode ?? code }, 'connection closed');

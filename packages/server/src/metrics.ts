@@ -77,3 +77,22 @@ export function createMetrics(): ServerMetrics {
     }),
   };
 }
+
+const WS_ERROR_CLOSE: Record<string, number> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,
+  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: 1009,
+  WS_ERR_INVALID_UTF8: 1007,
+  WS_ERR_TOO_MANY_BUFFERED_PARTS: 1008,
+};
+
+/**
+ * The close code `ws` sent by itself when a frame broke the rules (too big 1009, invalid UTF-8
+ * 1007, any other protocol error 1002), read from the `error` it emits. `ws` stops reading
+ * then, so the peer's answering close frame is never seen and its `close` event says 1006;
+ * the disconnect metric counts this code instead.
+ */
+export function closeCodeOfError(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !code.startsWith('WS_ERR_')) return undefined;
+  return WS_ERROR_CLOSE[code] ?? 1002;
+}
