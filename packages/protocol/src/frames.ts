@@ -36,9 +36,27 @@ export interface WelcomeFrame {
   user: string;
   /** Milliseconds. The server pings every `interval`; `interval + timeout` of silence means dead. */
   heartbeat: { interval: number; timeout: number };
-  limits: { maxPayload: number; messagesPerSecond: number; maxSubscriptions: number };
+  /** Every per-connection limit a client can run into (see "Limits" in docs/PROTOCOL.md). */
+  limits: WelcomeLimits;
   /** When the token expires (ms since epoch); send `refresh` before then. */
   expiresAt?: number;
+}
+
+/** The limits in `welcome`. The optional ones are sent by every current server; older ones omit them. */
+export interface WelcomeLimits {
+  /** Largest frame in bytes; a bigger one closes the connection with 1009. */
+  maxPayload: number;
+  /** Sustained frames per second (token-bucket refill); `ping`/`pong`/`heartbeat` never count. */
+  messagesPerSecond: number;
+  /** Frames that may be sent at once before `rate_limited` (the bucket's size). */
+  burst?: number;
+  /** Malformed frames tolerated within 10 s; one more closes with 4000. */
+  maxMalformed?: number;
+  /** Bytes the server queues towards this client; past it the connection is closed with 4009. */
+  maxBuffered?: number;
+  maxSubscriptions: number;
+  /** Largest `data` in bytes of JSON on namespaces not configured otherwise; absent = only `maxPayload`. */
+  maxDataSize?: number;
 }
 
 /** Liveness probe. From the server it has no `id`; a client `ping` may carry one, echoed in `pong`. */

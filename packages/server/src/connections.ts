@@ -31,6 +31,8 @@ export class Connections {
     private readonly metrics: ServerMetrics,
     private readonly logger: Logger,
     private readonly hooks: ConnectionHooks,
+    /** `maxDataSize` of namespaces not configured otherwise, announced in `welcome`. */
+    private readonly maxDataSize = Number.POSITIVE_INFINITY,
   ) {
     this.settings = sessionSettings(o);
   }
@@ -79,7 +81,11 @@ export class Connections {
       limits: {
         maxPayload: limits.maxPayload,
         messagesPerSecond: limits.messagesPerSecond,
+        burst: limits.burst,
+        maxMalformed: limits.maxMalformed,
+        maxBuffered: limits.maxBuffered,
         maxSubscriptions: limits.maxSubscriptions,
+        ...(Number.isFinite(this.maxDataSize) && { maxDataSize: this.maxDataSize }),
       },
     };
     if (identity.expiresAt !== undefined) welcome.expiresAt = identity.expiresAt;

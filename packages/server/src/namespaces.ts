@@ -109,7 +109,8 @@ function resolve(name: string, base: ChannelPolicy, opts: NamespaceOptions): Cha
  * only by server code, whatever the config says.
  */
 export class Namespaces {
-  private readonly fallback: ChannelPolicy;
+  /** The policy of every namespace not listed. */
+  readonly fallback: ChannelPolicy;
   private readonly byName = new Map<string, ChannelPolicy>();
 
   constructor(config: Record<string, NamespaceOptions> = {}) {

@@ -39,6 +39,7 @@ import {
   type ServerPublishOptions,
 } from './options.js';
 import { Publisher, validateServerPublish } from './publishing.js';
+import type { Session } from './session.js';
 import { FailureLimiter } from './rate-limit.js';
 import { attachEndpoint } from './upgrade.js';
 
@@ -129,7 +130,8 @@ class Tether implements TetherServer {
       rpcTimeout: this.o.rpcTimeout,
       authorize: options.admin ? adminAuthorize(options.authorize) : options.authorize,
     });
-    this.conns = new Connections(this.o, this.m, this.logger, { frame, closing: (s) => this.channels.removeAll(s) });
+    const hooks = { frame, closing: (s: Session) => this.channels.removeAll(s) };
+    this.conns = new Connections(this.o, this.m, this.logger, hooks, ns.fallback.maxDataSize);
     this.admin = options.admin
       ? setupAdmin({
           options: options.admin,

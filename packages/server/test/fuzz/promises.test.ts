@@ -204,8 +204,7 @@ describe('the disconnect metric', () => {
 });
 
 describe('welcome', () => {
-  // Defect (issue 13, item 4): welcome omits burst, malformed-frame and buffer limits and maxDataSize.
-  it.fails('announces every per-connection limit a client can run into', async () => {
+  it('announces every per-connection limit a client can run into', async () => {
     const server = await startServer({
       limits: {
         maxPayload: 4096,
