@@ -12,6 +12,7 @@ import { type BodyResult, readJsonBody, sendError, sendJson } from './http-util.
 import type { Logger } from './logger.js';
 import { redactUrl } from './logger.js';
 import type { FailureLimiter } from './rate-limit.js';
+import { historyComplete } from './recovery.js';
 import { RpcError } from './rpc-error.js';
 
 /** @internal What the router needs from the server. */
@@ -159,7 +160,9 @@ export function handleApiRequest(backend: ApiBackend, req: IncomingMessage, res:
           ...(since !== undefined && { since }),
           ...(limit !== undefined && { limit }),
         });
-        sendJson(res, 200, { epoch: h.epoch, offset: h.offset, publications: h.publications });
+        // A gap is never silent: `recovered: false` when what followed `since` is gone.
+        const recovered = historyComplete(since ?? 0, h);
+        sendJson(res, 200, { epoch: h.epoch, offset: h.offset, recovered, publications: h.publications });
       });
     case 'GET /api/presence':
       return guard(async () => {

@@ -26,3 +26,19 @@ export function subscribeResult(since: StreamPosition | undefined, history: Hist
   if (expected !== history.offset + 1) return { ...base, recovered: false, publications: [] };
   return { ...base, recovered: true, publications: pubs };
 }
+
+/**
+ * Whether a page of history read after `since` (exclusive) misses nothing: its publications run
+ * without a hole from `since + 1` (a `limit` may cut the end, never the start), or there was
+ * nothing after `since`. False when what followed `since` is no longer retained, or `since` is
+ * past the channel's latest offset (another epoch): the `recovered` of `GET /api/history`.
+ */
+export function historyComplete(since: number, history: HistoryResult): boolean {
+  if (since > history.offset) return false;
+  let expected = since + 1;
+  for (const pub of history.publications) {
+    if (pub.offset !== expected) return false;
+    expected += 1;
+  }
+  return history.publications.length > 0 || since === history.offset;
+}
