@@ -16,9 +16,17 @@ import type { ServerMetrics } from '../metrics.js';
 import type { Session } from '../session.js';
 import { latency, type Reading, rates, read } from './figures.js';
 import { NodeAnnouncer } from './nodes.js';
-import { type AdminChannel, type AdminConnection, type AdminNode, type AdminSnapshot, STATS_CHANNEL } from './types.js';
+import {
+  ADMIN_NAMESPACE,
+  type AdminChannel,
+  type AdminConnection,
+  type AdminNode,
+  type AdminSnapshot,
+  STATS_CHANNEL,
+} from './types.js';
 
 export const CONTROL_CHANNEL = 'tether-admin:control';
+const ADMIN_PREFIX = `${ADMIN_NAMESPACE}:`;
 /** Close code and reason of a connection an operator removed (the client reconnects, with backoff). */
 export const OPERATOR_CLOSE = { code: CloseCode.POLICY_VIOLATION, reason: 'disconnected by an operator' } as const;
 const TOP_CHANNELS = 100;
@@ -142,10 +150,11 @@ export class Admin {
     return rows;
   }
 
-  /** This node's channels by subscribers (most first). */
+  /** This node's channels by subscribers (most first), without the admin namespace's own. */
   channelList(limit = TOP_CHANNELS): { total: number; top: AdminChannel[] } {
     const all: AdminChannel[] = [];
-    for (const [channel, subscribers] of this.d.channels.counts()) all.push({ channel, subscribers });
+    for (const [channel, subscribers] of this.d.channels.counts())
+      if (!channel.startsWith(ADMIN_PREFIX)) all.push({ channel, subscribers });
     all.sort((a, b) => b.subscribers - a.subscribers || a.channel.localeCompare(b.channel));
     return { total: all.length, top: all.slice(0, limit) };
   }

@@ -14,7 +14,7 @@ import { RpcError } from '../rpc-error.js';
 import type { Admin } from './admin.js';
 import { type Credentials, type Operator, sessionCookie } from './credentials.js';
 import { loginPage } from './page.js';
-import type { AdminChannelDetail, AdminSession } from './types.js';
+import { ADMIN_NAMESPACE, type AdminChannelDetail, type AdminSession } from './types.js';
 
 export interface AdminRoutesDeps {
   admin: Admin;
@@ -135,6 +135,9 @@ export function adminRoutes(d: AdminRoutesDeps): (req: IncomingMessage, res: Ser
         const channel = str(b.channel, 'channel');
         if (channel === undefined || b.data === undefined)
           throw new RpcError('bad_request', 'body must be {channel, data}');
+        // The admin namespace carries the nodes' own snapshots and operator actions.
+        if (channel.startsWith(`${ADMIN_NAMESPACE}:`))
+          throw new RpcError('forbidden', `"${channel}" is the dashboard's own channel`);
         return sendJson(res, 200, await d.publish(channel, b.data));
       }
       default:
