@@ -41,9 +41,10 @@ const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFin
 /**
  * Walks a decoded value without recursion and returns why it is unacceptable, or null:
  * only JSON values (plus byte arrays, which MessagePack carries), plain objects without
- * prototype-changing keys, and bounded depth.
+ * prototype-changing keys, and bounded depth. Every way data enters a server uses it: frames
+ * here, the HTTP API's bodies and server `publish`.
  */
-function unsafeValue(root: unknown): string | null {
+export function unsafeValue(root: unknown): string | null {
   const stack: [unknown, number][] = [[root, 0]];
   while (stack.length > 0) {
     const [value, depth] = stack.pop() as [unknown, number];

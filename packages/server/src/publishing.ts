@@ -4,7 +4,7 @@
  * @module
  */
 import type { Broker } from '@tether/broker';
-import { channelNameError, MAX_KEY_LENGTH, type PublishResult } from '@tether/protocol';
+import { channelNameError, MAX_KEY_LENGTH, type PublishResult, unsafeValue } from '@tether/protocol';
 import { forbidden } from './errors.js';
 import type { ServerMetrics } from './metrics.js';
 import type { ChannelPolicy, Namespaces } from './namespaces.js';
@@ -39,6 +39,10 @@ export function validateServerPublish(channel: string, data: unknown, key: unkno
   }
   if (json === undefined)
     throw new TypeError('publish: data must be JSON-serialisable (no undefined, BigInt or cycles)');
+  // The rules frames get: plain objects, no __proto__/constructor/prototype keys, bounded depth
+  // (counted as inside a frame, where data sits one level down).
+  const unsafe = unsafeValue([data]);
+  if (unsafe) throw new TypeError(`publish: data refused: ${unsafe}`);
   if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH))
     throw new TypeError(`publish: key must be a string of 1-${MAX_KEY_LENGTH} characters`);
   return Buffer.byteLength(json);

@@ -62,8 +62,7 @@ describe('one set of data rules on every way in', () => {
     expect((await server.tether.history('room:rules')).publications).toEqual([]);
   });
 
-  // Defect (issue 13, item 4): POST /api/publish and server publish skip the frame-safety rules.
-  it.fails('refuses the same data over POST /api/publish (400) and server publish (TypeError)', async () => {
+  it('refuses the same data over POST /api/publish (400) and server publish (TypeError)', async () => {
     const server = await startServer();
     const watcher = await connectAs(server, 'ann');
     await watcher.ok({ type: 'subscribe', channel: 'news' });
