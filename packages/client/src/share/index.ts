@@ -1,0 +1,140 @@
+/**
+ * `@tether/client/share`: one connection for all the tabs of one origin and one user.
+ * `createClient({ …, share: 'tabs' })` from this entry returns a client with the API and events
+ * of `@tether/client`'s, whose WebSocket lives in a `SharedWorker` — or, where there is none, in
+ * a leader tab elected with Web Locks that relays over a `BroadcastChannel`. Without those APIs
+ * (Node, old browsers), or without `share: 'tabs'`, it is `@tether/client`'s `createClient`.
+ * @module
+ */
+import { createClient as createOwnClient } from '../client.js';
+import type { ClientOptions, TetherClient } from '../types.js';
+import { createHub } from './hub.js';
+import { elect } from './leader.js';
+import { createTab, type Tab } from './tab.js';
+import type { Init } from './worker.js';
+
+export interface ShareOptions {
+  /** `'tabs'`: the tabs of this origin and user share one connection. @default undefined (a connection per client) */
+  share?: 'tabs';
+  /**
+   * Who the tabs are, when the token does not say: tabs share only with tabs of the same key and
+   * URL. @default the token's `sub` claim (a JWT), else a SHA-256 of the token
+   */
+  shareKey?: string;
+  /**
+   * The SharedWorker script, for bundlers that do not follow `new URL('./worker.js', import.meta.url)`;
+   * `false` uses the leader tab even where SharedWorker exists. @default the bundled `worker.js`
+   */
+  worker?: string | URL | false;
+}
+
+export type SharedClientOptions = ClientOptions & ShareOptions;
+
+const g = globalThis as unknown as {
+  document?: unknown;
+  navigator?: { locks?: LockManager };
+  BroadcastChannel?: unknown;
+  SharedWorker?: unknown;
+};
+
+/** True in a page that has Web Locks and BroadcastChannel, the least sharing needs. */
+export const canShare = (): boolean =>
+  typeof g.document === 'object' && !!g.navigator?.locks && typeof g.BroadcastChannel === 'function';
+
+/**
+ * `@tether/client`'s `createClient`, plus `share: 'tabs'`. Nothing happens until `connect()`,
+ * which first works out who the user is (the token), then finds or becomes the hub.
+ * @example
+ * import { createClient } from '@tether/client/share'
+ * const client = createClient({ url: '/ws', token: getToken, share: 'tabs' })
+ */
+export function createClient(options: SharedClientOptions): TetherClient {
+  const { share, shareKey, worker, ...own } = options;
+  if (share !== 'tabs' || !canShare()) return createOwnClient(own);
+  const tab = createTab(own);
+  const connect = tab.client.connect;
+  let started = false;
+  tab.client.connect = () => {
+    if (!started) {
+      started = true;
+      void join(tab, own, shareKey, worker);
+    }
+    return connect();
+  };
+  return tab.client;
+}
+
+export { createClient as createSharedClient };
+
+async function join(tab: Tab, options: ClientOptions, shareKey: string | undefined, worker: ShareOptions['worker']) {
+  const id = randomId();
+  const key = await keyOf(options, shareKey).catch(() => undefined);
+  if (key === undefined) {
+    // No way to tell users apart (no SubtleCrypto outside secure contexts): a connection of its own.
+    const hub = createHub(options, { send: (_, m) => tab.receive(m), sendMany: (_, m) => tab.receive(m) }, false);
+    tab.attach({ post: (m) => queueMicrotask(() => hub.receive(id, m)) });
+    return;
+  }
+  const name = `tether:${key}`;
+  const locks = g.navigator?.locks as LockManager;
+  const lead = (): void => {
+    elect(tab, id, name, options, { locks, channel: (n) => new BroadcastChannel(n) });
+  };
+  const { token: _token, ...data } = options;
+  if (worker === false || typeof g.SharedWorker !== 'function' || !clonable(data)) return lead();
+  let w: SharedWorker;
+  try {
+    w = worker
+      ? new SharedWorker(worker, { type: 'module', name })
+      : new SharedWorker(new URL('./worker.js', import.meta.url), { type: 'module', name });
+  } catch {
+    return lead();
+  }
+  const lock = `${name}:tab:${id}`;
+  void locks.request(lock, () => new Promise<void>(() => {}));
+  w.port.onmessage = (e) => tab.receive(e.data);
+  // The script did not load (a bundler that left it out, a CSP): the tabs elect a leader instead.
+  w.addEventListener('error', () => {
+    tab.detach();
+    lead();
+  });
+  w.port.start();
+  w.port.postMessage({ t: 'init', id, o: data, lock } satisfies Init);
+  tab.attach({ post: (m) => w.port.postMessage(m) });
+  globalThis.addEventListener?.('pagehide', () => tab.bye());
+}
+
+function clonable(value: unknown): boolean {
+  try {
+    structuredClone(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const randomId = (): string => globalThis.crypto?.randomUUID?.() ?? `${Date.now()}-${Math.random()}`;
+
+/** `<url>|<who>`: tabs share only with tabs of the same server and the same user. */
+async function keyOf(options: ClientOptions, shareKey: string | undefined): Promise<string | undefined> {
+  const url = typeof options.url === 'function' ? options.url() : String(options.url);
+  if (shareKey) return `${url}|k:${shareKey}`;
+  const t = options.token;
+  const token = typeof t === 'function' ? await t() : t;
+  if (!token) return `${url}|anonymous`;
+  const sub = subjectOf(token);
+  if (sub) return `${url}|sub:${sub}`;
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token));
+  return `${url}|sha256:${[...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
+/** The `sub` claim of a JWT (not verified: it only decides which tabs share, the server checks the token). */
+function subjectOf(token: string): string | undefined {
+  try {
+    const part = token.split('.')[1] ?? '';
+    const claims = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/'))) as { sub?: unknown };
+    return typeof claims.sub === 'string' ? claims.sub : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,307 @@
+/**
+ * The tab's side of a shared connection: a `TetherClient` with the same API and events as one
+ * from `createClient`, whose connection lives in the hub. Its subscriptions are the core's
+ * `Subscription` objects, fed by the hub, so duplicate suppression by offset, `onGap` and the
+ * state events are the same code as without sharing — and a publication replayed by a new hub
+ * after a takeover is dropped here, by offset, like any replay.
+ * @module
+ */
+import { channelNameError, type Duration, type PublishResult } from '@tether/protocol';
+import { NORMAL } from '../close-codes.js';
+import { deferred } from '../deferred.js';
+import { Emitter } from '../emitter.js';
+import { DisconnectedError, QueueFullError } from '../errors.js';
+import { CLIENT_DEFAULTS } from '../options.js';
+import { type ClientState, canTransition } from '../state.js';
+import { randomKey, type SubscribeOptions, Subscription } from '../subscription.js';
+import type {
+  ClientEvents,
+  ClientOptions,
+  ClientStats,
+  CloseContext,
+  ReconnectingContext,
+  TetherClient,
+} from '../types.js';
+import { type Frozen, freeze, type HubMessage, type HubRequest, type Sub, type TabMessage, thaw } from './messages.js';
+
+/** @internal How a tab reaches its hub. */
+export interface TabLink {
+  post(msg: TabMessage): void;
+}
+
+interface Pending {
+  r: HubRequest;
+  sent: boolean;
+  ok: (v: unknown) => void;
+  no: (e: unknown) => void;
+}
+
+/** Close code a tab reports when its hub went away (the tab holding the connection closed). */
+export const HUB_LOST = 1006;
+
+/** @internal */
+export type Tab = ReturnType<typeof createTab>;
+
+/** @internal */
+export function createTab(options: ClientOptions) {
+  const emitter = new Emitter<ClientEvents>();
+  const subs = new Map<string, Subscription>();
+  const pending = new Map<number, Pending>();
+  const queueMax = options.queue?.max ?? CLIENT_DEFAULTS.queue.max;
+  let link: TabLink | undefined;
+  let state: ClientState = 'idle';
+  /** `connect()` was called and `close()` was not. */
+  let wanted = false;
+  /** The hub met this tab (`hi`) since the last `bye`. */
+  let met = false;
+  let want = false;
+  let seq = 0;
+  let rtt: number | undefined;
+  let hub: Extract<HubMessage, { t: 'state' }> | undefined;
+  let waiter: ReturnType<typeof deferred> | undefined;
+
+  const post = (msg: TabMessage): void => link?.post(msg);
+  /** `history` asked per channel: only until the first position is known. */
+  const asked = new Map<string, number>();
+  const announce = (s: Subscription): Sub => {
+    const since = s.position;
+    return { c: s.channel, since, ...(!since && { h: asked.get(s.channel) }) };
+  };
+
+  function setState(next: ClientState): void {
+    const prev = state;
+    if (prev === next || !canTransition(prev, next)) return;
+    state = next;
+    emitter.emit('state', next, prev);
+  }
+
+  function hello(): void {
+    if (!link) return;
+    met = true;
+    const list = [...subs.values()].map(announce);
+    post({ t: 'hi', connect: wanted, subs: list, want });
+    for (const [id, p] of pending)
+      if (!p.sent) {
+        p.sent = true;
+        post({ t: 'req', id, r: p.r });
+      }
+  }
+
+  /** The connection is not open (any more): what an open connection dropping does to each part. */
+  function down(code: number, reason: string): void {
+    if (state === 'open') {
+      for (const s of subs.values()) s.reset();
+      emitter.emit('close', { code, reason, reconnect: true });
+      setState('reconnecting');
+      emitter.emit('reconnecting', { attempt: 1, delay: 0, code });
+    }
+  }
+
+  /** Stopped for good (by `close()`, or the hub's connection gave up). */
+  function stop(code: number, reason: string, told: boolean): void {
+    if (state === 'closed' || state === 'idle') return;
+    wanted = false;
+    const err = new DisconnectedError(code, reason);
+    for (const p of pending.values()) p.no(err);
+    pending.clear();
+    for (const s of subs.values()) s.closed(err);
+    if (!told) emitter.emit('close', { code, reason, reconnect: false });
+    setState('closed');
+    waiter?.settle(err);
+    waiter = undefined;
+  }
+
+  function onState(m: Extract<HubMessage, { t: 'state' }>): void {
+    hub = m;
+    if (!wanted) return;
+    if (m.s === 'open') {
+      if (!m.o || state === 'open') return; // the `open` event follows with the welcome
+      setState('open');
+      emitter.emit('open', m.o);
+      waiter?.settle();
+      waiter = undefined;
+    } else if (m.s === 'reconnecting' || state === 'open') {
+      if (state === 'open') for (const s of subs.values()) s.reset();
+      setState('reconnecting');
+    }
+  }
+
+  function receive(m: HubMessage): void {
+    const sub = 'c' in m ? subs.get(m.c) : undefined;
+    if (m.t === 'state') onState(m);
+    else if (m.t === 'ev') onEvent(m.e, m.a);
+    else if (m.t === 'err') emitter.emit('error', thaw(m.e));
+    else if (m.t === 'sub') sub?.applyReply(m.ok, m.ok ? m.v : thaw(m.e));
+    else if (m.t === 'm') sub?.applyMessage(m.f);
+    else if (m.t === 'p') sub?.applyPresence(m.f);
+    else if (m.t === 'end') sub?.ended(m.reason);
+    else if (m.t === 'res') {
+      const p = pending.get(m.id);
+      pending.delete(m.id);
+      if (m.ok) p?.ok(m.v);
+      else p?.no(thaw(m.v as Frozen));
+    } else
+      token().then(
+        (v) => post({ t: 'tok', id: m.id, v }),
+        (err) => post({ t: 'tok', id: m.id, err: freeze(err).m }),
+      );
+  }
+
+  function onEvent(e: 'close' | 'reconnecting' | 'message', a: unknown): void {
+    if (e === 'message') emitter.emit('message', a);
+    else if (!wanted) return;
+    else if (e === 'reconnecting') emitter.emit('reconnecting', a as ReconnectingContext);
+    else {
+      const ctx = a as CloseContext;
+      emitter.emit('close', ctx);
+      if (!ctx.reconnect) stop(ctx.code, ctx.reason, true);
+    }
+  }
+
+  async function token(): Promise<string | null | undefined> {
+    const t = options.token;
+    return typeof t === 'function' ? await t() : t;
+  }
+
+  function request<R>(r: HubRequest): Promise<R> {
+    if (state === 'closed') return Promise.reject(new DisconnectedError(NORMAL, 'client is closed'));
+    if (!link && pending.size >= queueMax) return Promise.reject(new QueueFullError(queueMax));
+    const id = ++seq;
+    return new Promise<R>((ok, no) => {
+      pending.set(id, { r, sent: !!link && met, ok: ok as (v: unknown) => void, no });
+      if (link && met) post({ t: 'req', id, r });
+    });
+  }
+
+  const to = (timeout: Duration | undefined): { timeout?: Duration } => (timeout === undefined ? {} : { timeout });
+  const host = {
+    open: () => state === 'open',
+    remove(sub: { readonly channel: string }): void {
+      if (subs.get(sub.channel) !== sub) return;
+      subs.delete(sub.channel);
+      post({ t: 'unsub', c: sub.channel });
+    },
+    request<R>(frame: object, timeout?: Duration): Promise<R> {
+      const f = frame as { type: string; channel: string; data: unknown; key: string };
+      if (f.type === 'publish')
+        return request<R>({ k: 'publish', channel: f.channel, data: f.data, key: f.key, ...to(timeout) });
+      if (f.type === 'presence') return request<R>({ k: 'presence', channel: f.channel });
+      return Promise.resolve(undefined as R); // unsubscribe: `remove` told the hub
+    },
+  };
+
+  const client: TetherClient = {
+    get state() {
+      return state;
+    },
+    get stale() {
+      return hub?.stale ?? false;
+    },
+    get plain() {
+      return hub?.plain ?? false;
+    },
+    get stats(): ClientStats {
+      const s = hub?.stats ?? { rtt: undefined, reconnects: 0, queued: 0, lastClose: undefined };
+      return { ...s, rtt: rtt ?? s.rtt, queued: s.queued + [...pending.values()].filter((p) => !p.sent).length };
+    },
+    on(event, listener) {
+      if (event === 'message' && !want) {
+        want = true;
+        post({ t: 'want' });
+      }
+      return emitter.on(event, listener);
+    },
+    once: (event, listener) => {
+      const off = client.on(event, (...args) => {
+        off();
+        listener(...args);
+      });
+      return off;
+    },
+    off: emitter.off.bind(emitter),
+    listenerCount: emitter.listenerCount.bind(emitter),
+
+    reconnect() {
+      if (state === 'idle' || state === 'closed') void client.connect().catch(() => {});
+      else post({ t: 'reconnect' });
+    },
+    connect() {
+      if (state === 'open') return Promise.resolve();
+      waiter ??= deferred();
+      const { promise } = waiter;
+      if (!wanted) {
+        wanted = true;
+        setState('connecting');
+        if (!met) hello();
+        else post({ t: 'connect' });
+      }
+      return promise;
+    },
+    close() {
+      if (state === 'closed' || state === 'idle') return;
+      post({ t: 'bye' });
+      met = false;
+      stop(NORMAL, 'closed by client', false);
+    },
+    send(data) {
+      const now = state === 'open' && !!link;
+      request({ k: 'send', data }).catch((err) => emitter.emit('error', err));
+      return now;
+    },
+    rpc: <R>(method: string, params?: unknown, opts: { timeout?: Duration } = {}) =>
+      request<R>({ k: 'rpc', method, ...(params !== undefined && { params }), ...to(opts.timeout) }),
+    publish: (channel, data, opts = {}) =>
+      request<PublishResult>({ k: 'publish', channel, data, key: opts.key ?? randomKey(), ...to(opts.timeout) }),
+    subscribe<D>(channel: string, opts: SubscribeOptions<D> = {}) {
+      const why = channelNameError(channel);
+      if (why) throw new TypeError(`tether: ${why}`);
+      if (subs.has(channel))
+        throw new TypeError(`tether: already subscribed to "${channel}"; reuse that Subscription or unsubscribe() it`);
+      // The hub does `history` (on the one connection); the reply then starts before its publications.
+      const { history, ...own } = opts;
+      const sub = new Subscription<D>(host, channel, own);
+      if (history) asked.set(channel, history);
+      subs.set(channel, sub as unknown as Subscription);
+      if (met) post({ t: 'sub', ...announce(sub as unknown as Subscription) });
+      return sub;
+    },
+    async ping() {
+      const start = Date.now();
+      await request({ k: 'ping' });
+      rtt = Date.now() - start;
+      return rtt;
+    },
+  };
+
+  return {
+    client,
+    receive,
+    /** A hub is there: say hello (subscriptions with their positions, the wish to connect). */
+    attach(next: TabLink): void {
+      link = next;
+      met = false;
+      if (wanted || subs.size > 0) hello();
+    },
+    /**
+     * The hub went away. What it was asked and did not answer: a publish is asked again of the
+     * next hub (its key makes that safe), anything else rejects, as on a dropped connection.
+     */
+    detach(): void {
+      if (!link) return;
+      link = undefined;
+      met = false;
+      const err = new DisconnectedError(HUB_LOST, 'the tab holding the shared connection went away');
+      for (const [id, p] of pending)
+        if (p.r.k === 'publish') p.sent = false;
+        else if (p.sent) {
+          pending.delete(id);
+          p.no(err);
+        }
+      down(HUB_LOST, err.reason);
+    },
+    /** The page is going away: the hub lets this tab go now rather than when it notices. */
+    bye(): void {
+      if (met) post({ t: 'bye' });
+    },
+  };
+}
