@@ -52,6 +52,8 @@ export function rejectUpgrade(socket: Duplex, status: number, code: ErrorCode, m
   socket.once('finish', () => socket.destroy());
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
 export type BodyResult = { ok: true; value: unknown } | { ok: false; status: 400 | 413; message: string };
 
 /** Reads a JSON request body of at most `limit` bytes. Never throws. */
@@ -83,8 +85,16 @@ export function readJsonBody(req: IncomingMessage, limit: number): Promise<BodyR
     });
     req.on('error', () => finish({ ok: false, status: 400, message: 'request body could not be read' }));
     req.on('end', () => {
+      let text: string;
       try {
-        finish({ ok: true, value: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+        // Strict: invalid UTF-8 is refused, never stored as U+FFFD.
+        text = utf8.decode(Buffer.concat(chunks));
+      } catch {
+        finish({ ok: false, status: 400, message: 'body must be valid UTF-8' });
+        return;
+      }
+      try {
+        finish({ ok: true, value: JSON.parse(text) });
       } catch {
         finish({ ok: false, status: 400, message: 'body must be JSON' });
       }

@@ -99,8 +99,7 @@ describe('invalid UTF-8, one documented behaviour per path', () => {
     expect(await c.next('message')).toMatchObject({ data: '\ufffd\ufffd' });
   });
 
-  // Defect (issue 13, item 4): the HTTP body is decoded leniently and stored with U+FFFD.
-  it.fails('HTTP: a body that is not valid UTF-8 is refused with 400', async () => {
+  it('HTTP: a body that is not valid UTF-8 is refused with 400', async () => {
     const server = await startServer();
     const body = Buffer.concat([
       Buffer.from('{"channel":"news","data":"'),
@@ -109,6 +108,7 @@ describe('invalid UTF-8, one documented behaviour per path', () => {
     ]);
     const res = await post(server.http, body);
     expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: { code: 'bad_request', message: 'body must be valid UTF-8' } });
     expect((await server.tether.history('news')).publications).toEqual([]);
   });
 });
