@@ -5,7 +5,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { signToken } from '@tether/server';
+import { createMemoryBroker, signToken } from '@tether/server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { STATS_CHANNEL } from '../../src/admin/index.js';
 import {
@@ -142,5 +142,56 @@ describe('admin figures and actions', () => {
     }, 3_000);
     const list = await api(s, '/api/admin/connections', { auth: API_KEY });
     expect(list.status).toBe(200);
+  });
+
+  it('costs nothing while nobody watches: no snapshot is published before or after a watcher', async () => {
+    const broker = createMemoryBroker();
+    const stats: number[] = [];
+    const publish = broker.publish.bind(broker);
+    broker.publish = (channel, data, o) => {
+      if (channel === STATS_CHANNEL) stats.push(Date.now());
+      return publish(channel, data, o);
+    };
+    const s = await adminServer({ broker });
+    const ops = await connectAs(s, 'ops', { token: await adminToken() });
+    // A window of five intervals with no watcher (a measured period, not a wait for an event).
+    await new Promise((r) => setTimeout(r, 500));
+    expect(stats).toHaveLength(0);
+    expect((await ops.request({ type: 'subscribe', channel: STATS_CHANNEL })).ok).toBe(true);
+    await ops.next('message', 1_000);
+    expect((await ops.request({ type: 'unsubscribe', channel: STATS_CHANNEL })).ok).toBe(true);
+    const after = stats.length;
+    await new Promise((r) => setTimeout(r, 500));
+    // At most the one tick that was already under way when the watcher left.
+    expect(stats.length - after).toBeLessThanOrEqual(1);
+  });
+
+  it('keeps the admin namespace out of the channel list and away from publishers', async () => {
+    const s = await adminServer();
+    const ops = await connectAs(s, 'ops', { token: await adminToken() });
+    expect((await ops.request({ type: 'subscribe', channel: STATS_CHANNEL })).ok).toBe(true);
+    const alice = await connectAs(s, 'alice');
+    expect((await alice.request({ type: 'subscribe', channel: 'room:x' })).ok).toBe(true);
+    const list = await api(s, '/api/admin/channels', { auth: API_KEY });
+    expect((list.body.channels as { channel: string }[]).map((c) => c.channel)).toEqual(['room:x']);
+    const forged = await api(s, '/api/admin/publish', {
+      method: 'POST',
+      auth: API_KEY,
+      body: JSON.stringify({ channel: 'tether-admin:control', data: { op: 'disconnect', node: 'x', user: 'alice' } }),
+    });
+    expect(forged.status).toBe(403);
+    for (const channel of [STATS_CHANNEL, 'tether-admin:control']) {
+      const reply = await alice.request({ type: 'publish', channel, data: { op: 'disconnect', user: 'ops' } });
+      expect(reply.ok).toBe(false);
+    }
+    // Not even an operator's connection subscribes to the control channel.
+    expect((await ops.request({ type: 'subscribe', channel: 'tether-admin:control' })).ok).toBe(false);
+    const test = await api(s, '/api/admin/publish', {
+      method: 'POST',
+      auth: API_KEY,
+      body: JSON.stringify({ channel: 'room:x', data: { hello: 1 } }),
+    });
+    expect(test.status).toBe(200);
+    expect((await alice.next('message')).data).toEqual({ hello: 1 });
   });
 });
