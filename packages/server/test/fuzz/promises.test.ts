@@ -122,8 +122,7 @@ function typeAfterKey(bytes: Buffer, key: string): number {
 }
 
 describe('MessagePack integers', () => {
-  // Defect (issue 13, item 4): msgpackr writes integers of 2^32 and above as float64.
-  it.fails('sends ts, expiresAt and large integers as MessagePack integers (uint64), not float64', async () => {
+  it('sends ts, expiresAt and large integers as MessagePack integers (int64), not float64', async () => {
     const server = await startServer();
     // A plain socket, listening before it opens, so the welcome's bytes are seen as sent.
     const ws = new WebSocket(server.url, ['tether.v1.msgpack'], {
@@ -142,10 +141,12 @@ describe('MessagePack integers', () => {
       data: { big: 2 ** 40, neg: -(2 ** 40), small: 7 },
     });
     const welcome = raw[0] as Buffer;
-    expect(typeAfterKey(welcome, 'expiresAt')).toBe(0xcf);
-    expect(typeAfterKey(message, 'ts')).toBe(0xcf);
-    expect(typeAfterKey(message, 'big')).toBe(0xcf);
+    // int64 (0xd3) for every integer past 32 bits, as docs/PROTOCOL.md says; never float64 (0xcb).
+    expect(typeAfterKey(welcome, 'expiresAt')).toBe(0xd3);
+    expect(typeAfterKey(message, 'ts')).toBe(0xd3);
+    expect(typeAfterKey(message, 'big')).toBe(0xd3);
     expect(typeAfterKey(message, 'neg')).toBe(0xd3);
+    expect(typeAfterKey(message, 'small')).toBe(7);
   });
 });
 
