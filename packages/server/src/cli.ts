@@ -12,6 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { type Broker, createMemoryBroker } from '@tether/broker';
 import { type Duration, toMs } from '@tether/protocol';
 import { cac } from 'cac';
+import type { AdminOptions } from './admin/index.js';
 import type { AuthOptions } from './auth.js';
 import { createLogger, type Logger } from './logger.js';
 import type { NamespaceOptions } from './namespaces.js';
@@ -39,6 +40,8 @@ export interface ConfigFile {
   drainDelay?: Duration;
   drainSpread?: Duration;
   drainDeadline?: Duration;
+  /** With --admin: the dashboard's `page`, `interval`, `lease` (the key alone does not turn it on). */
+  admin?: AdminOptions;
 }
 
 /** This package's version (src/ and dist/ both sit beside package.json). */
@@ -276,7 +279,7 @@ export async function serveOptions(flags: Flags, logger: Logger): Promise<Server
       throw new TypeError(
         '--admin needs a way to authenticate operators: --api-key (TETHER_API_KEY), or a JWT key (--jwt-secret, --jwt-public-key, --jwks-url) for tokens with admin: true',
       );
-    options.admin = true;
+    options.admin = config.admin ?? true;
   }
   const staticDir = get('--static <dir>');
   if (staticDir) options.onRequest = serveStatic(staticDir);

@@ -3,6 +3,9 @@
  * authenticate operators — the real CLI process exits 1 naming what is missing.
  */
 import { spawn } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -31,6 +34,16 @@ describe('tether serve --admin', () => {
     delete process.env.TETHER_JWT_SECRET;
     process.env.TETHER_API_KEY = 'an-operator-key';
     expect((await serveOptions({}, logger)).admin).toBe(true);
+  });
+
+  it("takes the dashboard's settings from the config file's admin key, which alone does not turn it on", async () => {
+    clean();
+    process.env.TETHER_API_KEY = 'an-operator-key';
+    const config = join(await mkdtemp(join(tmpdir(), 'tether-admin-cli-')), 'tether.json');
+    await writeFile(config, JSON.stringify({ admin: { page: false, interval: '2s', lease: '30s' } }));
+    process.env.TETHER_CONFIG = config;
+    expect((await serveOptions({}, logger)).admin).toBeUndefined();
+    expect((await serveOptions({ admin: true }, logger)).admin).toEqual({ page: false, interval: '2s', lease: '30s' });
   });
 
   it('refuses --admin when the only secret is a generated one (nobody could log in)', async () => {
