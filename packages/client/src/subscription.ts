@@ -7,6 +7,7 @@ import type {
   Duration,
   MessageFrame,
   PresenceClient,
+  PresenceDiffFrame,
   PresenceResult,
   PublishResult,
   StreamPosition,
@@ -18,7 +19,7 @@ import { Emitter } from './emitter.js';
 import { DisconnectedError, ServerError } from './errors.js';
 import type { RequestKind } from './requests.js';
 
-/** Presence change on a channel (`join` / `leave` frames). */
+/** One entry joining or leaving a channel's presence (from a `presence_diff` frame's lists). */
 export interface PresenceEvent extends PresenceClient {
   channel: string;
 }
@@ -40,6 +41,11 @@ export interface SubscribeOptions<D = unknown> {
   onGap?: (gap: GapContext) => void;
   onJoin?: (event: PresenceEvent) => void;
   onLeave?: (event: PresenceEvent) => void;
+  /**
+   * Every `presence_diff` as it comes, after its `onLeave` and `onJoin` calls. Large channels
+   * send counts only (`joined`, `left`, no lists): then this is the only presence callback.
+   */
+  onPresence?: (diff: PresenceDiffFrame) => void;
   /** Resume from a stored position (e.g. kept across page loads). @default undefined (from now) */
   since?: StreamPosition;
 }
@@ -180,9 +186,13 @@ export class Subscription<D = unknown> extends Emitter<SubscriptionEvents> {
     this.#opts.onMessage?.(m.data, m);
   }
 
-  /** @internal */
-  applyPresence(type: 'join' | 'leave', event: PresenceEvent): void {
-    (type === 'join' ? this.#opts.onJoin : this.#opts.onLeave)?.(event);
+  /** @internal Leaves first, then joins, then the diff itself. */
+  applyPresence(f: PresenceDiffFrame): void {
+    const o = this.#opts;
+    const channel = this.channel;
+    for (const c of f.leaves ?? []) o.onLeave?.({ ...c, channel });
+    for (const c of f.joins ?? []) o.onJoin?.({ ...c, channel });
+    o.onPresence?.(f);
   }
 
   /** @internal The connection dropped: resubscribe (with `since`) on the next open. */

@@ -54,7 +54,7 @@ export function createSubscriptions(
     /** Hands a channel frame to its subscription. */
     route(f: ServerFrame): void {
       if (f.type === 'message') subs.get(f.channel)?.applyMessage(f);
-      else if (f.type === 'join' || f.type === 'leave') subs.get(f.channel)?.applyPresence(f.type, f);
+      else if (f.type === 'presence_diff') subs.get(f.channel)?.applyPresence(f);
       else if (f.type === 'unsubscribed') subs.get(f.channel)?.ended(f.reason);
     },
 

@@ -164,7 +164,8 @@ export function decodeClientFrame(
 }
 
 const isErrorBody = (v: unknown): boolean => isObj(v) && isStr(v.code) && isStr(v.message);
-const isPresence = (f: Obj): boolean => isStr(f.channel) && isStr(f.user) && isStr(f.connectionId);
+const isClientList = (v: unknown): boolean =>
+  v === undefined || (Array.isArray(v) && v.every((c) => isObj(c) && isStr(c.user) && isStr(c.connectionId)));
 
 /** Per server frame type: does the frame carry the fields a client relies on? */
 const SERVER_CHECKS: Record<ServerFrame['type'], (f: Obj) => boolean> = {
@@ -188,8 +189,8 @@ const SERVER_CHECKS: Record<ServerFrame['type'], (f: Obj) => boolean> = {
     isNum(f.ts) &&
     'data' in f &&
     (f.from === undefined || isStr(f.from)),
-  join: isPresence,
-  leave: isPresence,
+  presence_diff: (f) =>
+    isStr(f.channel) && isNum(f.joined) && isNum(f.left) && isClientList(f.joins) && isClientList(f.leaves),
   unsubscribed: (f) => isStr(f.channel) && isStr(f.reason),
   error: (f) => isErrorBody(f.error),
 };

@@ -31,8 +31,15 @@ const serverFrames: ServerFrame[] = [
   { type: 'reply', id: 1, ok: true, result: { offset: 7, epoch: 'e1', recovered: true, publications: [message] } },
   { type: 'reply', id: 2, ok: false, error: { code: 'forbidden', message: 'not yours' } },
   message,
-  { type: 'join', channel: 'room:lobby', user: 'bob', connectionId: 'c2', info: { name: 'Bob' } },
-  { type: 'leave', channel: 'room:lobby', user: 'bob', connectionId: 'c2' },
+  {
+    type: 'presence_diff',
+    channel: 'room:lobby',
+    joined: 1,
+    left: 1,
+    joins: [{ user: 'bob', connectionId: 'c2', info: { name: 'Bob' } }],
+    leaves: [{ user: 'eve', connectionId: 'c3' }],
+  },
+  { type: 'presence_diff', channel: 'live:final', joined: 1200, left: 35 },
   { type: 'unsubscribed', channel: 'room:lobby', reason: 'forbidden' },
   { type: 'error', error: { code: 'bad_request', message: 'a frame must be an object' } },
 ];

@@ -104,14 +104,20 @@ export interface MessageFrame<D = unknown> {
   ts: number;
 }
 
-export interface JoinFrame extends PresenceClient {
-  type: 'join';
+/**
+ * A channel's presence changes since the previous diff (at most one per channel per interval).
+ * Apply `leaves`, then `joins`; both are absent on channels too large for lists, where only the
+ * counts come (load the list with a `presence` command when needed).
+ */
+export interface PresenceDiffFrame {
+  type: 'presence_diff';
   channel: string;
-}
-
-export interface LeaveFrame extends PresenceClient {
-  type: 'leave';
-  channel: string;
+  /** Join events in this interval (a connection that joined twice counts twice). */
+  joined: number;
+  /** Leave events in this interval. */
+  left: number;
+  joins?: PresenceClient[];
+  leaves?: PresenceClient[];
 }
 
 export interface UnsubscribedFrame {
@@ -132,8 +138,7 @@ export type ServerFrame =
   | HeartbeatFrame
   | ReplyFrame
   | MessageFrame
-  | JoinFrame
-  | LeaveFrame
+  | PresenceDiffFrame
   | UnsubscribedFrame
   | ErrorFrame;
 
@@ -226,8 +231,7 @@ export const SERVER_FRAME_TYPES = [
   'heartbeat',
   'reply',
   'message',
-  'join',
-  'leave',
+  'presence_diff',
   'unsubscribed',
   'error',
 ] as const satisfies readonly ServerFrame['type'][];

@@ -11,6 +11,7 @@ import { CloseCode, type PresenceClient, type SubscribeFrame, type SubscribeResu
 import { EncodedFrame } from './encoded.js';
 import type { Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
+import { PresenceBatcher, presenceClient } from './presence-batch.js';
 import { subscribeResult } from './recovery.js';
 import { RpcError } from './rpc-error.js';
 import type { Session } from './session.js';
@@ -45,12 +46,10 @@ export interface ChannelSettings {
   limits: { maxSubscriptions: number };
   /** Presence entries expire this long after their last refresh, in ms; refreshed every third of it. */
   presenceTtl: number;
-}
-
-export function presenceClient(s: Session): PresenceClient {
-  const client: PresenceClient = { user: s.user, connectionId: s.connectionId };
-  if (s.info !== undefined) client.info = s.info;
-  return client;
+  /** Shortest time between two `presence_diff` frames of one channel, in ms. */
+  presenceInterval: number;
+  /** Above this many subscribers here, `presence_diff` carries counts, not lists. */
+  presenceListLimit: number;
 }
 
 /** @internal */
@@ -62,6 +61,7 @@ export class Channels {
   /** Broker subscribe/unsubscribe calls of one channel reach the broker in order. */
   private readonly serial = serialPerKey();
   private refreshTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly batcher: PresenceBatcher;
 
   constructor(
     private readonly broker: Broker,
@@ -69,7 +69,13 @@ export class Channels {
     private readonly metrics: ServerMetrics,
     private readonly logger: Logger,
     private readonly settings: ChannelSettings,
-  ) {}
+  ) {
+    this.batcher = new PresenceBatcher(
+      { interval: settings.presenceInterval, listLimit: settings.presenceListLimit },
+      (channel) => this.subscribers(channel),
+      (channel, frame) => this.sendLive(channel, new EncodedFrame(frame)),
+    );
+  }
 
   /** Is `s` subscribed to `channel` (live, or its subscribe under way)? */
   has(s: Session, channel: string): boolean {
@@ -205,21 +211,21 @@ export class Channels {
       if (buffered.length > MAX_PENDING) session.close(CloseCode.SLOW_CONSUMER, 'slow consumer');
     }
     if (ch.live.size === 0) return;
-    const frame = new EncodedFrame(pub);
-    // Copy: a send may close a slow consumer, which removes it from `live` mid-iteration.
-    for (const session of [...ch.live]) session.sendEncoded(frame);
+    this.sendLive(pub.channel, new EncodedFrame(pub));
     this.metrics.deliveries.inc(ch.live.size);
     this.metrics.publishLatency.observe(Math.max(0, Date.now() - pub.ts) / 1000);
   }
 
-  /** Presence event: a join or leave, sent to this node's live subscribers of the channel. */
+  /** Presence event: batched into the channel's next `presence_diff` (N arrivals never cost N² frames). */
   announce(type: 'join' | 'leave', channel: string, client: PresenceClient): void {
-    const ch = this.local.get(channel);
-    if (!ch || ch.live.size === 0) return;
-    const body: Record<string, unknown> = { type, channel, user: client.user, connectionId: client.connectionId };
-    if (client.info !== undefined) body.info = client.info;
-    const frame = new EncodedFrame(body);
-    for (const session of [...ch.live]) session.sendEncoded(frame);
+    if (this.subscribers(channel) > 0) this.batcher.add(type, channel, presenceClient(client));
+  }
+
+  /** The same bytes to every live subscriber of `channel` here. */
+  private sendLive(channel: string, frame: EncodedFrame): void {
+    const live = this.local.get(channel)?.live;
+    // Copy: a send may close a slow consumer, which removes it from `live` mid-iteration.
+    if (live) for (const session of [...live]) session.sendEncoded(frame);
   }
 
   /** Refreshes this node's presence entries every third of their TTL, so they expire only with the node. */
@@ -239,6 +245,7 @@ export class Channels {
   stopRefresh(): void {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     this.refreshTimer = undefined;
+    this.batcher.stop();
   }
 
   /** The one way this node changes the presence store; a failure is logged, never thrown. */

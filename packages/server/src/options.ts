@@ -35,6 +35,8 @@ export const DEFAULTS = {
   heartbeat: { interval: 25_000, timeout: 10_000 },
   dedupTtl: '2m',
   presenceTtl: '60s',
+  presenceInterval: '100ms',
+  presenceListLimit: 200,
   drainDeadline: 10_000,
   drainDelay: 0,
   drainSpread: 1_000,
@@ -131,6 +133,17 @@ export interface ServerOptions {
   dedupTtl?: Duration;
   /** Presence entries expire this long after their last refresh (refreshed every third of it). @default '60s' */
   presenceTtl?: Duration;
+  /**
+   * Joins and leaves of a channel are batched into one `presence_diff` frame per channel per
+   * interval. @default '100ms'
+   */
+  presenceInterval?: Duration;
+  /**
+   * Above this many subscribers on a node, a channel's `presence_diff` frames carry counts
+   * instead of lists, and come less often (the list stays available with a `presence` command).
+   * @default 200
+   */
+  presenceListLimit?: number;
   /** Logger to use (pino). @default a pino JSON logger at `logLevel` */
   logger?: Logger;
   /** Level of the default logger. @default process.env.TETHER_LOG_LEVEL ?? 'info' */
@@ -192,6 +205,8 @@ export interface Resolved {
   allowedOrigins: string[];
   dedupTtl: number;
   presenceTtl: number;
+  presenceInterval: number;
+  presenceListLimit: number;
   drainDeadline: number;
   drainDelay: number;
   drainSpread: number;
@@ -236,6 +251,8 @@ export function resolveOptions(o: ServerOptions): Resolved {
     allowedOrigins: o.allowedOrigins ?? [],
     dedupTtl: ms(o.dedupTtl, DEFAULTS.dedupTtl, 'dedupTtl'),
     presenceTtl: Math.max(1_000, ms(o.presenceTtl, DEFAULTS.presenceTtl, 'presenceTtl')),
+    presenceInterval: ms(o.presenceInterval, DEFAULTS.presenceInterval, 'presenceInterval', 1),
+    presenceListLimit: num(o.presenceListLimit, DEFAULTS.presenceListLimit, 'presenceListLimit', 0),
     drainDeadline: ms(o.drainDeadline, DEFAULTS.drainDeadline, 'drainDeadline'),
     drainDelay: ms(o.drainDelay, DEFAULTS.drainDelay, 'drainDelay'),
     drainSpread: ms(o.drainSpread, DEFAULTS.drainSpread, 'drainSpread'),

@@ -101,7 +101,11 @@ describe.skipIf(unreachable !== undefined)('three nodes sharing Redis', () => {
     expect((await ann.request({ type: 'subscribe', channel })).ok).toBe(true);
     expect((await bob.request({ type: 'subscribe', channel })).ok).toBe(true);
     await waitFor(
-      () => ann.frames.some((f) => f.type === 'join' && f.user === 'bob'),
+      () =>
+        ann.frames.some(
+          (f) =>
+            f.type === 'presence_diff' && (f.joins as { user: string }[] | undefined)?.some((j) => j.user === 'bob'),
+        ),
       5000,
       'ann to see bob join from another node',
     );
@@ -111,7 +115,15 @@ describe.skipIf(unreachable !== undefined)('three nodes sharing Redis', () => {
     const { clients } = (await res.json()) as { clients: Array<{ user: string }> };
     expect(clients.map((x) => x.user).sort()).toEqual(['ann', 'bob']);
     bob.close();
-    await waitFor(() => ann.frames.some((f) => f.type === 'leave' && f.user === 'bob'), 5000, 'ann to see bob leave');
+    await waitFor(
+      () =>
+        ann.frames.some(
+          (f) =>
+            f.type === 'presence_diff' && (f.leaves as { user: string }[] | undefined)?.some((j) => j.user === 'bob'),
+        ),
+      5000,
+      'ann to see bob leave',
+    );
   });
 
   it('fails over: a client on a SIGKILLed node reconnects to another and recovers every publication once, in order', async () => {

@@ -231,29 +231,41 @@ describe('a publish sent right behind its subscribe', () => {
 });
 
 describe('presence', () => {
-  it('sends join and leave, lists clients, and counts tabs as connections', async () => {
+  it('sends joins and leaves as presence_diff, lists clients, and counts tabs as connections', async () => {
     const server = await startServer();
     const a = await connectAs(server, 'alice');
     await a.ok({ type: 'subscribe', channel: 'room:p' });
-    expect(await a.next('join')).toMatchObject({ channel: 'room:p', user: 'alice' });
+    expect(await a.next('presence_diff')).toMatchObject({
+      channel: 'room:p',
+      joined: 1,
+      left: 0,
+      joins: [{ user: 'alice' }],
+      leaves: [],
+    });
     const b1 = await RawClient.connect(server.url, { token: await token('bob', { info: { name: 'Bob' } }) });
-    const b2 = await connectAs(server, 'bob');
     const w1 = await b1.next('welcome');
     await b1.ok({ type: 'subscribe', channel: 'room:p' });
-    expect(await a.next('join')).toEqual({
-      type: 'join',
+    expect(await a.next('presence_diff')).toEqual({
+      type: 'presence_diff',
       channel: 'room:p',
-      user: 'bob',
-      connectionId: w1.connectionId,
-      info: { name: 'Bob' },
+      joined: 1,
+      left: 0,
+      joins: [{ user: 'bob', connectionId: w1.connectionId, info: { name: 'Bob' } }],
+      leaves: [],
     });
+    const b2 = await connectAs(server, 'bob');
     await b2.ok({ type: 'subscribe', channel: 'room:p' });
-    await a.next('join');
+    await a.next('presence_diff');
     const list = await a.ok({ type: 'presence', channel: 'room:p' });
     const clients = list.clients as { user: string }[];
     expect(clients.map((c) => c.user).sort()).toEqual(['alice', 'bob', 'bob']);
     b1.terminate();
-    expect(await a.next('leave')).toMatchObject({ user: 'bob', connectionId: w1.connectionId });
+    expect(await a.next('presence_diff')).toMatchObject({
+      joined: 0,
+      left: 1,
+      joins: [],
+      leaves: [{ user: 'bob', connectionId: w1.connectionId }],
+    });
     expect(((await a.ok({ type: 'presence', channel: 'room:p' })).clients as unknown[]).length).toBe(2);
   });
 

@@ -98,7 +98,7 @@ describe('GET /api/history and /api/presence', () => {
 
     const a = await connectAs(server, 'pat');
     await a.ok({ type: 'subscribe', channel: 'room:h' });
-    await a.next('join');
+    await a.next('presence_diff');
     const p = await fetch(`${server.http}/api/presence?channel=room:h`, { headers: auth });
     expect(await p.json()).toEqual({ clients: [{ user: 'pat', connectionId: expect.any(String) }] });
     expect((await fetch(`${server.http}/api/presence?channel=room:h`)).status).toBe(401);

@@ -8,6 +8,7 @@ import type {
   ClientState,
   GapContext,
   PresenceClient,
+  PresenceDiffFrame,
   PresenceEvent,
   Subscription,
   SubscriptionState,
@@ -21,6 +22,8 @@ export interface ChannelConsumer {
   onGap?: (gap: GapContext) => void;
   onJoin?: (event: PresenceEvent) => void;
   onLeave?: (event: PresenceEvent) => void;
+  /** Every `presence_diff`, after its joins and leaves (count-only on large channels). */
+  onPresence?: (diff: PresenceDiffFrame) => void;
   /** After every successful (re)subscribe, e.g. to reload presence. */
   onSubscribed?: (recovered: boolean) => void;
 }
@@ -122,6 +125,7 @@ function openEntry(ctx: TetherContext, name: string): ChannelEntry {
     onGap: (gap) => each((c) => c.onGap?.(gap)),
     onJoin: (ev) => each((c) => c.onJoin?.(ev)),
     onLeave: (ev) => each((c) => c.onLeave?.(ev)),
+    onPresence: (diff) => each((c) => c.onPresence?.(diff)),
   });
   const status = shallowRef<ChannelStatus>(sub.state);
   const error = shallowRef<unknown>(undefined);

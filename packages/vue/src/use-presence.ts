@@ -1,5 +1,5 @@
 /**
- * `usePresence`: who is in a channel now, kept current from `join`/`leave` frames on the shared
+ * `usePresence`: who is in a channel now, kept current from `presence_diff` frames on the shared
  * (reference-counted) subscription.
  * @module
  */
@@ -13,6 +13,11 @@ import { useTetherContext } from './plugin.js';
 export interface UsePresenceReturn {
   /** Clients in the channel (one entry per connection). */
   clients: Readonly<ShallowRef<readonly PresenceClient[]>>;
+  /**
+   * How many clients are in the channel. On channels above the server's `presenceListLimit`
+   * the server sends counts only: `count` stays current, `clients` is the last loaded list.
+   */
+  count: Readonly<ShallowRef<number>>;
   /** Reloads the list from the server. */
   refresh: () => Promise<void>;
 }
@@ -27,6 +32,7 @@ export interface UsePresenceReturn {
 export function usePresence(name: MaybeRefOrGetter<string | null | undefined>): UsePresenceReturn {
   const ctx = useTetherContext('usePresence()');
   const clients = shallowRef<readonly PresenceClient[]>([]);
+  const count = shallowRef(0);
   // Bumped per load and per channel change: an older answer must not overwrite a newer one.
   let loadSeq = 0;
 
@@ -36,7 +42,10 @@ export function usePresence(name: MaybeRefOrGetter<string | null | undefined>): 
     const my = ++loadSeq;
     try {
       const list = await entry.sub.presence();
-      if (my === loadSeq) clients.value = list;
+      if (my === loadSeq) {
+        clients.value = list;
+        count.value = list.length;
+      }
     } catch {
       // Offline or refused: the next (re)subscribe loads it again.
     }
@@ -52,6 +61,10 @@ export function usePresence(name: MaybeRefOrGetter<string | null | undefined>): 
       onLeave: (ev) => {
         clients.value = applyPresence(clients.value, ev, false);
       },
+      // A diff with lists: the count is the list's; a count-only diff moves the count alone.
+      onPresence: (diff) => {
+        count.value = diff.joins ? clients.value.length : Math.max(0, count.value + diff.joined - diff.left);
+      },
       onSubscribed: () => void refresh(),
     });
     // Joined an entry that is already subscribed: its `subscribed` event is in the past.
@@ -62,7 +75,8 @@ export function usePresence(name: MaybeRefOrGetter<string | null | undefined>): 
   const current = followChannel(ctx, name, open, () => {
     loadSeq++;
     clients.value = [];
+    count.value = 0;
   });
   const refresh = (): Promise<void> => load(current());
-  return { clients, refresh };
+  return { clients, count, refresh };
 }

@@ -184,20 +184,20 @@ it('useChannel publish goes through the shared subscription to every consumer', 
   expect(t.subscribes).toEqual(['room:pub']);
 });
 
-it('usePresence follows joins and leaves', async () => {
+it('usePresence follows joins and leaves (presence_diff) and counts', async () => {
   const Who = defineComponent(() => {
-    const { clients } = usePresence('room:p');
+    const { clients, count } = usePresence('room:p');
     return () =>
       h(
         'p',
-        clients.value
+        `${clients.value
           .map((c) => c.user)
           .sort()
-          .join(','),
+          .join(',')} (${count.value})`,
       );
   });
   wrapper = mount(Who, { global: { plugins: [tether()] } });
-  await vi.waitFor(() => expect(wrapper?.text()).toBe('ann'));
+  await vi.waitFor(() => expect(wrapper?.text()).toBe('ann (1)'));
 
   // Another user (a second app with its own connection) joins, then leaves.
   const other = createTether({ url: t.url, WebSocket, token: () => token('bob') });
@@ -207,11 +207,11 @@ it('usePresence follows joins and leaves', async () => {
   });
   const second = mount(Join, { global: { plugins: [other] } });
   try {
-    await vi.waitFor(() => expect(wrapper?.text()).toBe('ann,bob'));
+    await vi.waitFor(() => expect(wrapper?.text()).toBe('ann,bob (2)'));
   } finally {
     second.unmount();
   }
-  await vi.waitFor(() => expect(wrapper?.text()).toBe('ann'));
+  await vi.waitFor(() => expect(wrapper?.text()).toBe('ann (1)'));
 });
 
 it('unmount leaves no subscription and no listener behind', async () => {
