@@ -194,4 +194,26 @@ describe('admin figures and actions', () => {
     expect(test.status).toBe(200);
     expect((await alice.next('message')).data).toEqual({ hello: 1 });
   });
+
+  it('reads its figures from the metrics /metrics renders (no second bookkeeping)', async () => {
+    const s = await adminServer();
+    const ops = await connectAs(s, 'ops', { token: await adminToken() });
+    const alice = await connectAs(s, 'alice');
+    expect((await alice.request({ type: 'subscribe', channel: 'room:m' })).ok).toBe(true);
+    for (let i = 0; i < 7; i++)
+      expect((await alice.request({ type: 'publish', channel: 'room:m', data: i })).ok).toBe(true);
+    await api(s, '/api/admin/publish', { method: 'POST', auth: API_KEY, body: '{"channel":"room:m","data":"x"}' });
+    expect((await ops.request({ type: 'subscribe', channel: STATS_CHANNEL })).ok).toBe(true);
+    const snap = (await ops.next('message', 1_000)).data as { totals: Record<string, number>; subscriptions: number };
+    const text = await (await fetch(`${s.http}/metrics`, { headers: { authorization: `Bearer ${API_KEY}` } })).text();
+    const total = (name: string): number =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+        .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    expect(snap.totals.publications).toBe(8);
+    expect(total('tether_publications_total')).toBe(snap.totals.publications);
+    expect(total('tether_connections_total')).toBe(snap.totals.connectionsAccepted);
+    expect(total('tether_subscriptions')).toBe(snap.subscriptions);
+  });
 });
