@@ -9,7 +9,7 @@
 import { createClient as createOwnClient } from '../client.js';
 import type { ClientOptions, TetherClient } from '../types.js';
 import { createHub } from './hub.js';
-import { elect } from './leader.js';
+import { elect, hold } from './leader.js';
 import { createTab, type Tab } from './tab.js';
 import type { Init } from './worker.js';
 
@@ -91,7 +91,8 @@ async function join(tab: Tab, options: ClientOptions, shareKey: string | undefin
     return lead();
   }
   const lock = `${name}:tab:${id}`;
-  void locks.request(lock, () => new Promise<void>(() => {}));
+  // Held for the tab's life, before the worker hears of the tab: the worker waits for it to be free.
+  await hold(locks, lock);
   w.port.onmessage = (e) => tab.receive(e.data);
   // The script did not load (a bundler that left it out, a CSP): the tabs elect a leader instead.
   w.addEventListener('error', () => {

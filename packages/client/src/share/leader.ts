@@ -35,6 +35,13 @@ export interface ElectionEnv {
 
 const noop = (): void => {};
 
+/** @internal Resolves once the lock `name` is held, with the function that releases it. */
+export function hold(locks: LockManager, name: string): Promise<() => void> {
+  return new Promise((held) => {
+    void locks.request(name, () => new Promise<void>((release) => held(release)));
+  });
+}
+
 /** @internal Joins the election for `name`; returns a function that leaves it. */
 export function elect(tab: Tab, id: string, name: string, options: ClientOptions, env: ElectionEnv): () => void {
   const { locks, probe = 500, dead = 2000 } = env;
@@ -174,9 +181,13 @@ export function elect(tab: Tab, id: string, name: string, options: ClientOptions
   ] as const;
   for (const [e, f] of events) globalThis.addEventListener?.(e, f);
 
-  void locks.request(`${name}:tab:${id}`, () => new Promise<void>((r) => (alive = r)));
-  candidate();
-  wire({ k: 'probe' });
+  // The leader watches this lock to learn that the tab is gone: it must be held before anyone hears of the tab.
+  void hold(locks, `${name}:tab:${id}`).then((release) => {
+    alive = release;
+    if (stopped) return release();
+    candidate();
+    wire({ k: 'probe' });
+  });
 
   return () => {
     stopped = true;

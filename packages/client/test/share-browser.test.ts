@@ -1,0 +1,187 @@
+/**
+ * `share: 'tabs'` in real Chromium: several pages of one browser context against a real Tether
+ * server on loopback share ONE connection, through the SharedWorker and — with SharedWorker
+ * removed from the pages — through the leader tab elected with Web Locks. Closing a tab (the
+ * leader, on the second path) keeps the others live, and a publication made during the takeover
+ * arrives once in every remaining tab. A second user, in another browser context, gets a
+ * connection of their own.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createServer, serveStatic, signToken, type TetherServer } from '@tether/server';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { build, defaultClientConditions } from 'vite';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
+const CHROMIUM = '/usr/bin/chromium';
+const missing = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} not found`;
+if (missing && process.env.CI !== 'true') console.log(`share-browser: skipped, ${missing}`);
+const SECRET = 'share-test-secret-of-a-decent-length-0123456789';
+
+let outDir = '';
+let server: TetherServer;
+let base = '';
+let browser: Browser;
+let rpcCalls = 0;
+
+beforeAll(async () => {
+  if (missing) {
+    if (process.env.CI === 'true') throw new Error(`CI=true needs Chromium: ${missing}`);
+    return;
+  }
+  outDir = await mkdtemp(join(tmpdir(), 'tether-share-page-'));
+  await build({
+    configFile: false,
+    logLevel: 'silent',
+    root: fileURLToPath(new URL('./share-page', import.meta.url)),
+    resolve: { conditions: ['source', ...defaultClientConditions] },
+    build: { outDir, emptyOutDir: true },
+  });
+  server = createServer({
+    host: '127.0.0.1',
+    port: 0,
+    auth: { jwtSecret: SECRET },
+    logLevel: 'silent',
+    drainDelay: 0,
+    onRequest: serveStatic(outDir),
+  });
+  server.rpc('add', (params) => {
+    rpcCalls++;
+    const { a, b } = params as { a: number; b: number };
+    return a + b;
+  });
+  const { port } = await server.listen();
+  base = `http://127.0.0.1:${port}`;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  if (outDir) await rm(outDir, { recursive: true, force: true });
+});
+
+/** A gauge from the server's Prometheus text. */
+async function gauge(name: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return Number(line?.split(' ')[1] ?? Number.NaN);
+}
+
+interface Got {
+  n: number;
+  offset: number;
+}
+const gotOf = (page: Page): Promise<Got[]> =>
+  page.evaluate(() => (window as never as { tether: { got: Got[] } }).tether.got);
+
+async function open(context: Awaited<ReturnType<Browser['newContext']>>, user: string, worker: boolean): Promise<Page> {
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+  await page.goto(`${base}/`);
+  const token = await signToken(SECRET, { user });
+  await page.evaluate(
+    ([t, w]) => (window as never as { tether: { start(t: string, w: boolean): Promise<void> } }).tether.start(t, w),
+    [token, worker] as const,
+  );
+  return page;
+}
+
+const paths = [
+  ['SharedWorker', true],
+  ['Web Locks leader (no SharedWorker)', false],
+] as const;
+
+describe.skipIf(!!missing && process.env.CI !== 'true').each(paths)('share: tabs, %s', (label, worker) => {
+  it('three tabs of one user: one connection, each publication once per tab, rpc in the asking tab, a closed tab changes nothing for the others', async () => {
+    const context = await browser.newContext();
+    const other = await browser.newContext();
+    try {
+      if (!worker)
+        await context.addInitScript(() => {
+          delete (globalThis as { SharedWorker?: unknown }).SharedWorker;
+        });
+      const before = await gauge('tether_connections');
+      const subsBefore = await gauge('tether_subscriptions');
+      const tabs = [];
+      for (let i = 0; i < 3; i++) tabs.push(await open(context, 'ada', worker));
+      for (const t of tabs)
+        expect(await t.evaluate(() => (window as never as { tether: { path(): string } }).tether.path())).toBe(
+          worker ? 'worker-capable' : 'locks',
+        );
+      await vi.waitFor(async () => expect(await gauge('tether_connections')).toBe(before + 1), { timeout: 5000 });
+      // Three tabs subscribed to room:lobby: the server holds one subscription.
+      expect(await gauge('tether_subscriptions')).toBe(subsBefore + 1);
+
+      const first = await server.publish('room:lobby', { n: 1 });
+      for (const t of tabs) await vi.waitFor(async () => expect((await gotOf(t)).map((g) => g.n)).toEqual([1]));
+
+      // A publish from tab 3 reaches all three, once.
+      await tabs[2]!.evaluate(() =>
+        (window as never as { tether: { publish(n: number): Promise<number> } }).tether.publish(2),
+      );
+      for (const t of tabs) await vi.waitFor(async () => expect((await gotOf(t)).map((g) => g.n)).toEqual([1, 2]));
+
+      const calls = rpcCalls;
+      const sum = await tabs[1]!.evaluate(() =>
+        (window as never as { tether: { rpc(a: number, b: number): Promise<number> } }).tether.rpc(2, 3),
+      );
+      expect(sum).toBe(5);
+      expect(rpcCalls).toBe(calls + 1);
+
+      // The first tab opened is the leader on the Web Locks path (closing it moves the connection to
+      // another tab: one new connection); on the worker path the worker keeps the connection.
+      const total = await gauge('tether_connections_total');
+      const closedAt = Date.now();
+      await tabs[0]!.close();
+      await server.publish('room:lobby', { n: 3 });
+      const rest = tabs.slice(1);
+      for (const t of rest)
+        await vi.waitFor(async () => expect((await gotOf(t)).map((g) => g.n)).toEqual([1, 2, 3]), { timeout: 5000 });
+      const takeover = Date.now() - closedAt;
+      console.log(
+        `share-browser (${label}): the other tabs had the publication made during the takeover after ${takeover} ms`,
+      );
+      expect(takeover).toBeLessThan(3000);
+      await vi.waitFor(async () => expect(await gauge('tether_connections')).toBe(before + 1), { timeout: 5000 });
+      expect(await gauge('tether_connections_total')).toBe(worker ? total : total + 1);
+      for (const t of rest) {
+        const got = await gotOf(t);
+        expect(got.map((g) => g.offset)).toEqual([first.offset, first.offset + 1, first.offset + 2]);
+        expect(await t.evaluate(() => (window as never as { tether: { gaps: unknown[] } }).tether.gaps)).toEqual([]);
+        expect(await t.evaluate(() => (window as never as { tether: { state(): string } }).tether.state())).toBe(
+          'open',
+        );
+      }
+      // Still live after the takeover: publish and rpc from a remaining tab.
+      await rest[1]!.evaluate(() =>
+        (window as never as { tether: { publish(n: number): Promise<number> } }).tether.publish(4),
+      );
+      for (const t of rest)
+        await vi.waitFor(async () => expect((await gotOf(t)).map((g) => g.n)).toEqual([1, 2, 3, 4]));
+
+      // Another user, in another browser context: a connection of their own.
+      await open(other, 'bob', worker);
+      await vi.waitFor(async () => expect(await gauge('tether_connections')).toBe(before + 2), { timeout: 5000 });
+    } finally {
+      await context.close();
+      await other.close();
+    }
+    await vi.waitFor(async () => expect(await gauge('tether_connections')).toBe(0), { timeout: 5000 });
+  }, 60_000);
+});

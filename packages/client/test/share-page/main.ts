@@ -1,0 +1,47 @@
+/**
+ * The page of test/share-browser.test.ts: one shared client per tab, driven by the test through
+ * `window.tether` (start with a token, then read what arrived, publish, call rpc).
+ */
+import { createClient } from '@tether/client/share';
+
+interface Got {
+  n: number;
+  offset: number;
+}
+
+const got: Got[] = [];
+const gaps: unknown[] = [];
+const states: string[] = [];
+let client: ReturnType<typeof createClient> | undefined;
+
+const api = {
+  got,
+  gaps,
+  states,
+  start(token: string, worker: boolean): Promise<void> {
+    client = createClient({
+      url: `ws://${location.host}/ws`,
+      token,
+      share: 'tabs',
+      ...(worker ? {} : { worker: false }),
+      reconnect: { initialDelay: 100, maxDelay: 500 },
+    });
+    client.on('state', (s) => {
+      states.push(s);
+      document.getElementById('status')!.textContent = s;
+    });
+    const sub = client.subscribe<{ n: number }>('room:lobby', {
+      onMessage: (d, m) => got.push({ n: d.n, offset: m.offset }),
+      onGap: (g) => gaps.push(g),
+    });
+    return client.connect().then(() => sub.ready);
+  },
+  state: () => client?.state,
+  publish: (n: number) => client!.publish('room:lobby', { n }).then((r) => r.offset),
+  rpc: (a: number, b: number) => client!.rpc<number>('add', { a, b }),
+  /** Which path this tab took: a SharedWorker exists, or the leader election. */
+  path: () => (typeof SharedWorker === 'function' ? 'worker-capable' : 'locks'),
+};
+
+(window as unknown as { tether: typeof api }).tether = api;
+document.getElementById('status')!.textContent = 'ready';
