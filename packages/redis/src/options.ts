@@ -27,6 +27,15 @@ export interface RedisBrokerOptions {
   reconnect?: { minDelay?: Duration; maxDelay?: Duration };
   /** @deprecated Use `reconnect: { minDelay, maxDelay }`; this spelling goes away in the next release. */
   reconnectDelay?: { min: number; max: number };
+  /**
+   * PING every connection every `interval`; one that does not answer within `timeout` is taken
+   * as lost (a partition or half-open link sends no FIN, so nothing else notices): the broker
+   * reports unavailable at once — subscribers are told, publishes refused — and replaces its
+   * connections, resubscribing and filling the gap from history once Redis answers again. So a
+   * silent link is noticed within `interval + timeout`. `false` turns the check off.
+   * @default { interval: 5_000, timeout: 3_000 } (ms)
+   */
+  healthCheck?: { interval?: Duration; timeout?: Duration } | false;
 }
 
 /** Every default of `RedisBrokerOptions`, in one place (times in ms). */
@@ -37,6 +46,7 @@ export const REDIS_DEFAULTS = {
   idleChannelTtl: 86_400_000,
   connectTimeout: 10_000,
   reconnect: { minDelay: 50, maxDelay: 2000 },
+  healthCheck: { interval: 5_000, timeout: 3_000 },
 } as const;
 
 export interface ResolvedOptions {
@@ -46,6 +56,8 @@ export interface ResolvedOptions {
   idleChannelTtl: number;
   connectTimeout: number;
   delay: DelayBounds;
+  /** Undefined when turned off. */
+  healthCheck: { interval: number; timeout: number } | undefined;
 }
 
 /** Applies the defaults and checks the options; throws `TypeError`/`RangeError` naming the option. */
@@ -69,5 +81,16 @@ export function resolveOptions(options: RedisBrokerOptions): ResolvedOptions {
     idleChannelTtl: toMs(options.idleChannelTtl ?? d.idleChannelTtl, 'idleChannelTtl'),
     connectTimeout: toMs(options.connectTimeout ?? d.connectTimeout, 'connectTimeout'),
     delay,
+    healthCheck: healthCheckOf(options.healthCheck),
   };
+}
+
+function healthCheckOf(o: RedisBrokerOptions['healthCheck']): ResolvedOptions['healthCheck'] {
+  if (o === false) return undefined;
+  const d = REDIS_DEFAULTS.healthCheck;
+  const interval = toMs(o?.interval ?? d.interval, 'healthCheck.interval');
+  const timeout = toMs(o?.timeout ?? d.timeout, 'healthCheck.timeout');
+  if (!(interval > 0 && timeout > 0))
+    throw new RangeError('createRedisBroker: `healthCheck` needs interval > 0 and timeout > 0');
+  return { interval, timeout };
 }

@@ -18,6 +18,7 @@ import {
 } from '@tether/broker';
 import type { PresenceClient } from '@tether/protocol';
 import { type Client, makeClient, redact, runScript, SCRIPTS, type Script, unavailable } from './connection.js';
+import { discard, startHealthCheck, within } from './health.js';
 import { type RedisBrokerOptions, resolveOptions } from './options.js';
 import { createRedisPresence } from './redis-presence.js';
 
@@ -51,7 +52,7 @@ interface Subscription {
  * ```
  */
 export function createRedisBroker(options: RedisBrokerOptions = {}): RedisBroker {
-  const { url, prefix, idleChannelTtl, connectTimeout, delay, sweepInterval } = resolveOptions(options);
+  const { url, prefix, idleChannelTtl, connectTimeout, delay, sweepInterval, healthCheck } = resolveOptions(options);
 
   const topicPrefix = `${prefix}pub:`;
   const key = (channel: string, suffix: string): string => `${prefix}{${channel}}:${suffix}`;
@@ -61,9 +62,13 @@ export function createRedisBroker(options: RedisBrokerOptions = {}): RedisBroker
   let sub: Client | undefined;
   let up = false;
   let closed = false;
+  /** True while lost connections are being replaced: the broker is down until the new pair is subscribed. */
+  let replacing = false;
+  let stopHealth: (() => void) | undefined;
 
+  // Not while down: a connection that looks ready may be the silent one the health check caught.
   const run = (client: Client | undefined, s: Script, keys: string[], args: string[]): Promise<unknown> =>
-    runScript(closed ? undefined : client, s, keys, args);
+    runScript(closed || !up ? undefined : client, s, keys, args);
 
   const presence = createRedisPresence({
     command: () => (closed ? undefined : cmd),
@@ -188,12 +193,56 @@ export function createRedisBroker(options: RedisBrokerOptions = {}): RedisBroker
   };
 
   const update = (): void => {
-    const now = !closed && cmd?.isReady === true && sub?.isReady === true;
+    const now = !closed && !replacing && cmd?.isReady === true && sub?.isReady === true;
     if (now === up) return;
     up = now;
     events?.availability(now);
     // Back from an outage: catch up on what the other nodes published while we could not hear.
     if (now) for (const [channel, s] of subs) markHead(channel, s).catch(() => {});
+  };
+
+  /** A new pair of connections, current from now on. */
+  const pair = (): [Client, Client] => {
+    const c = makeClient(url, connectTimeout, delay);
+    const s = c.duplicate();
+    cmd = c;
+    sub = s;
+    for (const client of [c, s]) {
+      // An 'error' listener is required (node-redis rethrows otherwise); errors show up as
+      // availability changes and rejected calls, never as a crash.
+      client.on('error', update);
+      for (const event of ['ready', 'end', 'reconnecting', 'connect']) client.on(event, update);
+    }
+    return [c, s];
+  };
+
+  /**
+   * The health check caught a silent connection: down now (subscribers are told, publishes
+   * refused), the old pair dropped (its waiting commands reject: a publish whose reply is lost is
+   * retried with its key), and new pairs tried until one is ready and subscribed to every channel
+   * this node serves. `update` then goes up and fills each channel's gap from history.
+   */
+  const replace = async (): Promise<void> => {
+    if (replacing || closed) return;
+    replacing = true;
+    update();
+    let attempt = 0;
+    while (!closed) {
+      discard(cmd);
+      discard(sub);
+      const [c, s] = pair();
+      try {
+        // A partition may accept the TCP connection and never answer HELLO: bound the whole setup.
+        const deadline = connectTimeout + (healthCheck?.timeout ?? 0);
+        await within(Promise.all([c.connect(), s.connect()]), deadline, 'Redis did not answer');
+        for (const sb of [...subs.values()]) await within(s.subscribe(sb.topic, onMessage), deadline, 'no SUBSCRIBE');
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, Math.min(delay.max, delay.min * 2 ** Math.min(attempt++, 16))));
+      }
+    }
+    replacing = false;
+    update();
   };
 
   return {
@@ -202,16 +251,7 @@ export function createRedisBroker(options: RedisBrokerOptions = {}): RedisBroker
     async start(handlers) {
       if (cmd) throw new TypeError('createRedisBroker: start() was already called');
       events = handlers;
-      const c = makeClient(url, connectTimeout, delay);
-      const s = c.duplicate();
-      cmd = c;
-      sub = s;
-      for (const client of [c, s]) {
-        // An 'error' listener is required (node-redis rethrows otherwise); errors show up as
-        // availability changes and rejected calls, never as a crash.
-        client.on('error', update);
-        for (const event of ['ready', 'end', 'reconnecting', 'connect']) client.on(event, update);
-      }
+      const [c, s] = pair();
       const timeout = connectTimeout;
       let timer: ReturnType<typeof setTimeout> | undefined;
       try {
@@ -233,6 +273,14 @@ export function createRedisBroker(options: RedisBrokerOptions = {}): RedisBroker
         clearTimeout(timer);
       }
       update();
+      if (healthCheck)
+        stopHealth = startHealthCheck({
+          ...healthCheck,
+          clients: () => (replacing ? [] : [cmd, sub]),
+          lost: (pinged) => {
+            if (pinged.includes(cmd as Client) || pinged.includes(sub as Client)) void replace();
+          },
+        });
     },
     async publish(channel, data, opts: BrokerPublishOptions): Promise<PublishOutcome> {
       const hasKey = opts.key !== undefined;
@@ -262,7 +310,7 @@ export function createRedisBroker(options: RedisBrokerOptions = {}): RedisBroker
         // Registered first: a message that arrives with the SUBSCRIBE confirmation is kept.
         subs.set(channel, s);
         try {
-          if (closed || !sub?.isReady) throw unavailable();
+          if (closed || replacing || !sub?.isReady) throw unavailable();
           await sub.subscribe(s.topic, onMessage);
         } catch (error) {
           if (subs.get(channel) === s) subs.delete(channel);
@@ -279,21 +327,27 @@ export function createRedisBroker(options: RedisBrokerOptions = {}): RedisBroker
         if (!s) return;
         subs.delete(channel);
         // Redis forgets subscriptions of a dropped connection anyway; only a live one needs telling.
-        if (sub?.isReady && !closed) await sub.unsubscribe(s.topic).catch(() => {});
+        if (sub?.isReady && up && !closed) await sub.unsubscribe(s.topic).catch(() => {});
       }),
     history: historyOf,
     available: () => up,
     async close() {
       if (closed) return;
       closed = true;
+      stopHealth?.();
       events = undefined;
       await presence.close();
       subs.clear();
+      const wasUp = up;
       up = false;
       for (const client of [sub, cmd]) {
         if (!client) continue;
-        if (client.isReady) await client.close().catch(() => client.destroy());
-        else if (client.isOpen) client.destroy();
+        // A silent link would never answer QUIT: close politely only while healthy, and not for ever.
+        if (client.isReady && wasUp)
+          await within(client.close(), healthCheck?.timeout ?? connectTimeout, 'no reply to QUIT').catch(() =>
+            discard(client),
+          );
+        else discard(client);
       }
     },
   };

@@ -11,7 +11,17 @@ describe('createRedisBroker options', () => {
       idleChannelTtl: 86_400_000,
       connectTimeout: 10_000,
       delay: { min: 50, max: 2000 },
+      healthCheck: { interval: 5_000, timeout: 3_000 },
     });
+  });
+
+  it('takes healthCheck durations, false to turn it off, and refuses zero', () => {
+    expect(resolveOptions({ healthCheck: { interval: '1s', timeout: '500ms' } }).healthCheck).toEqual({
+      interval: 1_000,
+      timeout: 500,
+    });
+    expect(resolveOptions({ healthCheck: false }).healthCheck).toBeUndefined();
+    expect(() => resolveOptions({ healthCheck: { interval: 0 } })).toThrow(RangeError);
   });
 
   it('accepts durations as strings and appends `:` to the prefix', () => {
