@@ -144,7 +144,10 @@ describe('probes, metrics and routing', () => {
 describe('development login', () => {
   it('issues tokens the WebSocket endpoint accepts, only when enabled', async () => {
     const off = await startServer();
-    expect((await post(off, '/api/dev/login', JSON.stringify({ user: 'dev' }), {})).status).not.toBe(200);
+    // Off, the route does not exist: the API's 404, not a refusal that hints it is there.
+    const absent = await post(off, '/api/dev/login', JSON.stringify({ user: 'dev' }), {});
+    expect(absent.status).toBe(404);
+    expect(await absent.json()).toMatchObject({ error: { code: 'not_found' } });
     const server = await startServer({ devLogin: true });
     const bad = await post(server, '/api/dev/login', JSON.stringify({ nobody: 1 }), {});
     expect(bad.status).toBe(400);
