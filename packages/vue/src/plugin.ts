@@ -3,12 +3,17 @@
  * `useTether`, its reactive connection state.
  * @module
  */
-import { type ClientOptions, type ClientState, createClient, type TetherClient } from '@tether/client';
+import type { ClientState, TetherClient } from '@tether/client';
+// The share entry's createClient is the core's unless `share: 'tabs'` is set.
+import { createClient, type SharedClientOptions } from '@tether/client/share';
 import { type App, type ComputedRef, computed, hasInjectionContext, inject, type ShallowRef, shallowRef } from 'vue';
 import { contextOf, inBrowser, TETHER_KEY, type TetherContext } from './context.js';
 
-/** Options of {@link createTether}: every `createClient` option, plus how the plugin drives the client. */
-export interface TetherPluginOptions extends ClientOptions {
+/**
+ * Options of {@link createTether}: every `createClient` option, `share: 'tabs'` (one connection for
+ * all the tabs of this origin and user, see `@tether/client/share`), plus how the plugin drives the client.
+ */
+export interface TetherPluginOptions extends SharedClientOptions {
   /** Connect as soon as the plugin is installed (browser only; never during SSR). @default true */
   autoConnect?: boolean;
   /** Close the client when the app unmounts. @default true */
