@@ -5,6 +5,8 @@ import { CLOSE_POLICY, CloseCode, closePolicy, DEFAULT_CLOSE_POLICY } from './co
 const DESIGN: [code: number, reconnect: boolean, backoff: 'quick' | 'normal' | 'long', refreshToken: boolean][] = [
   [1000, false, 'normal', false],
   [1001, true, 'quick', false],
+  [1002, true, 'normal', false],
+  [1007, true, 'normal', false],
   [1008, true, 'normal', false],
   [1009, true, 'normal', false],
   [1011, true, 'normal', false],
@@ -35,7 +37,7 @@ describe('close policy table', () => {
     const reported = Object.entries(CLOSE_POLICY)
       .filter(([, p]) => p.report)
       .map(([code]) => Number(code));
-    expect(reported.sort()).toEqual([1009, 4000, 4003, 4008]);
+    expect(reported.sort()).toEqual([1002, 1007, 1009, 4000, 4003, 4008]);
   });
 
   it('retries unknown codes with the normal backoff', () => {

@@ -27,8 +27,12 @@ export function isErrorCode(value: unknown): value is ErrorCode {
 export const CloseCode = {
   NORMAL: 1000,
   GOING_AWAY: 1001,
+  /** A WebSocket frame that breaks RFC 6455 (unmasked, reserved bits or opcodes, a bad close code). */
+  PROTOCOL_ERROR: 1002,
   /** Not sent on the wire: the peer vanished without a close frame. */
   ABNORMAL: 1006,
+  /** A text frame that is not valid UTF-8 (on `tether.v1`). */
+  INVALID_DATA: 1007,
   POLICY_VIOLATION: 1008,
   MESSAGE_TOO_BIG: 1009,
   INTERNAL_ERROR: 1011,
@@ -75,7 +79,9 @@ const policy = (
 export const CLOSE_POLICY: Readonly<Record<number, ClosePolicy>> = {
   1000: policy(false, 'normal', 'normal close'),
   1001: policy(true, 'quick', 'server going away'),
+  1002: policy(true, 'normal', 'WebSocket protocol error', { report: true }),
   1006: policy(true, 'normal', 'connection lost without a close frame'),
+  1007: policy(true, 'normal', 'text frame not valid UTF-8', { report: true }),
   1008: policy(true, 'normal', 'policy violation'),
   1009: policy(true, 'normal', 'frame larger than maxPayload', { report: true }),
   1011: policy(true, 'normal', 'internal server error'),
