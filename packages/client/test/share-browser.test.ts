@@ -178,6 +178,16 @@ describe.skipIf(!!missing && process.env.CI !== 'true').each(paths)('share: tabs
       // Another user, in another browser context: a connection of their own.
       await open(other, 'bob', worker);
       await vi.waitFor(async () => expect(await gauge('tether_connections')).toBe(before + 2), { timeout: 5000 });
+      // A tab that logs out and in as someone else leaves ada's connection for one of its own.
+      const cy = await signToken(SECRET, { user: 'cy' });
+      await rest[1]!.evaluate(
+        (t) => (window as never as { tether: { switchUser(t: string): Promise<void> } }).tether.switchUser(t),
+        cy,
+      );
+      await vi.waitFor(async () => expect(await gauge('tether_connections')).toBe(before + 3), { timeout: 5000 });
+      await server.publish('room:lobby', { n: 5 });
+      for (const t of rest)
+        await vi.waitFor(async () => expect((await gotOf(t)).map((g) => g.n)).toEqual([1, 2, 3, 4, 5]));
     } finally {
       await context.close();
       await other.close();

@@ -10,6 +10,7 @@ import { createClient as createOwnClient } from '../client.js';
 import type { ClientOptions, TetherClient } from '../types.js';
 import { createHub } from './hub.js';
 import { elect, hold } from './leader.js';
+import type { TabMessage } from './messages.js';
 import { createTab, type Tab } from './tab.js';
 import type { Init } from './worker.js';
 
@@ -52,14 +53,18 @@ export function createClient(options: SharedClientOptions): TetherClient {
   const { share, shareKey, worker, ...own } = options;
   if (share !== 'tabs' || !canShare()) return createOwnClient(own);
   const tab = createTab(own);
-  const connect = tab.client.connect;
-  let started = false;
+  const { connect, close } = tab.client;
+  /** The group this tab joined on `connect()` (resolves with how to leave it); none after `close()`. */
+  let joined: Promise<() => void> | undefined;
   tab.client.connect = () => {
-    if (!started) {
-      started = true;
-      void join(tab, own, shareKey, worker);
-    }
+    joined ??= join(tab, own, shareKey, worker);
     return connect();
+  };
+  // The next connect() joins again: the token may belong to someone else by then (log out, log in).
+  tab.client.close = () => {
+    close();
+    void joined?.then((leave) => leave());
+    joined = undefined;
   };
   return tab.client;
 }
@@ -71,15 +76,17 @@ async function join(tab: Tab, options: ClientOptions, shareKey: string | undefin
   const key = await keyOf(options, shareKey).catch(() => undefined);
   if (key === undefined) {
     // No way to tell users apart (no SubtleCrypto outside secure contexts): a connection of its own.
-    const hub = createHub(options, { send: (_, m) => tab.receive(m), sendMany: (_, m) => tab.receive(m) }, false);
-    tab.attach({ post: (m) => queueMicrotask(() => hub.receive(id, m)) });
-    return;
+    const hub = createHub(options, { send: (_, m) => rx(m), sendMany: (_, m) => rx(m) }, false);
+    const mine = { post: (m: TabMessage) => queueMicrotask(() => hub.receive(id, m)) };
+    const rx = tab.attach(mine);
+    return () => {
+      tab.detach(mine);
+      hub.close();
+    };
   }
   const name = `tether:${key}`;
   const locks = g.navigator?.locks as LockManager;
-  const lead = (): void => {
-    elect(tab, id, name, options, { locks, channel: (n) => new BroadcastChannel(n) });
-  };
+  const lead = () => elect(tab, id, name, options, { locks, channel: (n) => new BroadcastChannel(n) });
   const { token: _token, ...data } = options;
   if (worker === false || typeof g.SharedWorker !== 'function' || !clonable(data)) return lead();
   let w: SharedWorker;
@@ -90,19 +97,25 @@ async function join(tab: Tab, options: ClientOptions, shareKey: string | undefin
   } catch {
     return lead();
   }
-  const lock = `${name}:tab:${id}`;
   // Held for the tab's life, before the worker hears of the tab: the worker waits for it to be free.
-  await hold(locks, lock);
-  w.port.onmessage = (e) => tab.receive(e.data);
+  const lock = `${name}:tab:${id}`;
+  const release = await hold(locks, lock);
+  const port = w.port;
+  const mine = { post: (m: TabMessage) => port.postMessage(m) };
+  let leave = (): void => {
+    tab.detach(mine);
+    port.close();
+    release();
+  };
   // The script did not load (a bundler that left it out, a CSP): the tabs elect a leader instead.
   w.addEventListener('error', () => {
-    tab.detach();
-    lead();
+    leave();
+    leave = lead();
   });
-  w.port.start();
-  w.port.postMessage({ t: 'init', id, o: data, lock } satisfies Init);
-  tab.attach({ post: (m) => w.port.postMessage(m) });
-  globalThis.addEventListener?.('pagehide', () => tab.bye());
+  port.postMessage({ t: 'init', id, o: data, lock } satisfies Init);
+  const rx = tab.attach(mine);
+  port.onmessage = (e) => rx(e.data);
+  return () => leave();
 }
 
 function clonable(value: unknown): boolean {

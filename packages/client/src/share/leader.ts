@@ -15,7 +15,7 @@
 import type { ClientOptions } from '../types.js';
 import { createHub, type Hub } from './hub.js';
 import type { HubMessage, TabMessage } from './messages.js';
-import type { Tab } from './tab.js';
+import type { Tab, TabLink } from './tab.js';
 
 /** @internal What crosses the BroadcastChannel. */
 export type Wire =
@@ -55,6 +55,14 @@ export function elect(tab: Tab, id: string, name: string, options: ClientOptions
   let frozen = false;
   let alive = noop;
   const watched = new Set<string>();
+  /** This tab's way to the hub (local when leading), and where the hub's messages for it go. */
+  let mine: TabLink | undefined;
+  let rx: (m: HubMessage) => void = noop;
+  const attach = (next: TabLink): void => {
+    tab.detach(mine);
+    mine = next;
+    rx = tab.attach(next);
+  };
   const wire = (w: Wire): void => bc.postMessage(w);
 
   const link = {
@@ -62,7 +70,7 @@ export function elect(tab: Tab, id: string, name: string, options: ClientOptions
     sendMany(tabs: Iterable<string>, m: HubMessage): void {
       const others: string[] = [];
       for (const t of tabs)
-        if (t === id) queueMicrotask(() => tab.receive(m));
+        if (t === id) queueMicrotask(() => rx(m));
         else others.push(t);
       if (others.length > 0) wire({ k: 'down', from: id, to: others, m });
     },
@@ -70,12 +78,11 @@ export function elect(tab: Tab, id: string, name: string, options: ClientOptions
 
   function lead(): Promise<void> {
     if (stopped) return Promise.resolve();
-    hub = createHub(options, link, false);
-    const mine = hub;
+    const own = createHub(options, link, false);
+    hub = own;
     watched.clear();
     leader = id;
-    tab.detach();
-    tab.attach({ post: (m) => queueMicrotask(() => mine.receive(id, m)) });
+    attach({ post: (m) => queueMicrotask(() => own.receive(id, m)) });
     wire({ k: 'lead', from: id });
     return new Promise((resolve) => {
       release = resolve;
@@ -90,7 +97,7 @@ export function elect(tab: Tab, id: string, name: string, options: ClientOptions
     hub = undefined;
     leader = undefined;
     heard = Date.now();
-    tab.detach();
+    tab.detach(mine);
     if (!stopped && !frozen) candidate();
   }
 
@@ -126,8 +133,7 @@ export function elect(tab: Tab, id: string, name: string, options: ClientOptions
 
   function follow(from: string): void {
     leader = from;
-    tab.detach();
-    tab.attach({ post: (m) => wire({ k: 'up', from: id, m }) });
+    attach({ post: (m) => wire({ k: 'up', from: id, m }) });
   }
 
   bc.onmessage = (e: MessageEvent<Wire>) => {
@@ -139,8 +145,8 @@ export function elect(tab: Tab, id: string, name: string, options: ClientOptions
       if (leader !== id || !hub) return;
       if (w.m.t === 'hi' && !watched.has(w.from)) {
         watched.add(w.from);
-        const mine = hub;
-        void locks.request(`${name}:tab:${w.from}`, () => mine.leave(w.from));
+        const own = hub;
+        void locks.request(`${name}:tab:${w.from}`, () => own.leave(w.from));
       }
       hub.receive(w.from, w.m);
     } else if (leader !== id) {
@@ -149,7 +155,7 @@ export function elect(tab: Tab, id: string, name: string, options: ClientOptions
         follow(w.from);
       }
       heard = Date.now();
-      if (w.k === 'down' && w.to.includes(id)) tab.receive(w.m);
+      if (w.k === 'down' && w.to.includes(id)) rx(w.m);
     }
   };
 
@@ -195,6 +201,7 @@ export function elect(tab: Tab, id: string, name: string, options: ClientOptions
     for (const [e, f] of events) globalThis.removeEventListener?.(e, f);
     queued?.abort();
     stepDown();
+    tab.detach(mine);
     alive();
     bc.close();
   };

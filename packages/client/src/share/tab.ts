@@ -275,19 +275,22 @@ export function createTab(options: ClientOptions) {
 
   return {
     client,
-    receive,
-    /** A hub is there: say hello (subscriptions with their positions, the wish to connect). */
-    attach(next: TabLink): void {
+    /**
+     * A hub is there: say hello (subscriptions with their positions, the wish to connect). Returns
+     * where that hub's messages go: nowhere once another link replaced this one.
+     */
+    attach(next: TabLink): (m: HubMessage) => void {
       link = next;
       met = false;
       if (wanted || subs.size > 0) hello();
+      return (m) => link === next && receive(m);
     },
     /**
      * The hub went away. What it was asked and did not answer: a publish is asked again of the
      * next hub (its key makes that safe), anything else rejects, as on a dropped connection.
      */
-    detach(): void {
-      if (!link) return;
+    detach(which: TabLink | undefined): void {
+      if (!link || which !== link) return;
       link = undefined;
       met = false;
       const err = new DisconnectedError(HUB_LOST, 'the tab holding the shared connection went away');

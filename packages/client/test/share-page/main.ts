@@ -13,15 +13,17 @@ const got: Got[] = [];
 const gaps: unknown[] = [];
 const states: string[] = [];
 let client: ReturnType<typeof createClient> | undefined;
+let current = '';
 
 const api = {
   got,
   gaps,
   states,
   start(token: string, worker: boolean): Promise<void> {
+    current = token;
     client = createClient({
       url: `ws://${location.host}/ws`,
-      token,
+      token: () => current,
       share: 'tabs',
       ...(worker ? {} : { worker: false }),
       reconnect: { initialDelay: 100, maxDelay: 500 },
@@ -37,6 +39,12 @@ const api = {
     return client.connect().then(() => sub.ready);
   },
   state: () => client?.state,
+  /** Log out and in as someone else, in this tab: close, then connect with the other token. */
+  switchUser(token: string): Promise<void> {
+    client!.close();
+    current = token;
+    return client!.connect();
+  },
   publish: (n: number) => client!.publish('room:lobby', { n }).then((r) => r.offset),
   rpc: (a: number, b: number) => client!.rpc<number>('add', { a, b }),
   /** Which path this tab took: a SharedWorker exists, or the leader election. */
