@@ -5,9 +5,11 @@
  * disconnect-and-refuse it (it cannot reconnect until the period ends). Screenshots go to the
  * git-ignored test/admin/artifacts/.
  */
+
+import { signToken } from '@tether/server';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { API_KEY, cleanup, refusedStatus, startServer, type TestServer, token, waitFor } from '../helpers.js';
+import { API_KEY, cleanup, refusedStatus, SECRET, startServer, type TestServer, token, waitFor } from '../helpers.js';
 import { buildPage, launch, login, screenshot, sdkClient, skipBrowser, type Watched } from './page-harness.js';
 
 let browser: Browser | undefined;
@@ -119,5 +121,24 @@ describe.skipIf(skipBrowser)('the admin page in Chromium', () => {
     // Retried every ≤300 ms meanwhile, but admitted only once the 3 s had passed.
     expect((erin.opens[2] as number) - closedAt).toBeGreaterThanOrEqual(2_900);
     await row(page, 'erin').waitFor({ timeout: 5_000 });
+  });
+
+  it("logs in with an admin: true token, and refuses a normal user's token at the form", async () => {
+    const s = await startServer({ admin: { page: pageDir, interval: 200 } });
+    const denied = await (browser as Browser).newPage();
+    await denied.goto(`${s.http}/admin/`);
+    await denied.getByTestId('admin-key').fill(await token('mallory'));
+    const [answer] = await Promise.all([
+      denied.waitForResponse((r) => r.url().endsWith('/admin/login')),
+      denied.getByTestId('admin-login').click(),
+    ]);
+    expect(answer.status()).toBe(401);
+    await denied.getByRole('alert').filter({ hasText: 'neither the API key nor an admin token' }).waitFor();
+    expect(await denied.getByTestId('node-picker').count()).toBe(0);
+    await denied.close();
+
+    const page = await login(browser as Browser, s.http, await signToken(SECRET, { user: 'ops', admin: true }));
+    await page.locator('.who', { hasText: 'ops' }).waitFor({ timeout: 5_000 });
+    await row(page, 'ops').waitFor({ timeout: 5_000 });
   });
 });
