@@ -1,6 +1,6 @@
 /**
- * Authentication before the upgrade: where the token comes from, how it is verified (JWT via
- * `jose`, or the application's own hook), and the `Origin` allow-list.
+ * Authentication before the upgrade: where the token comes from and how it is verified (JWT
+ * via `jose`, or the application's own hook). The `Origin` check is in `origin.ts`.
  * @module
  */
 import { createHash, createPublicKey, type KeyObject, timingSafeEqual } from 'node:crypto';
@@ -112,36 +112,7 @@ export function extractToken(req: IncomingMessage): string | undefined {
   return undefined;
 }
 
-/**
- * The scheme a browser used to reach this server: `https` over TLS, or when a TLS-terminating
- * proxy says so with `X-Forwarded-Proto: https` (a browser page cannot set that header on a
- * WebSocket), else `http`.
- */
-function ownScheme(req: IncomingMessage): 'http:' | 'https:' {
-  if ((req.socket as { encrypted?: boolean } | undefined)?.encrypted) return 'https:';
-  const forwarded = req.headers['x-forwarded-proto'];
-  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim().toLowerCase();
-  return first === 'https' ? 'https:' : 'http:';
-}
-
-/**
- * May a request with this `Origin` open a socket? No `Origin` (not a browser): yes, the token
- * decides. Otherwise the origin must be listed (scheme, host and port; `'*'` allows all) or be
- * the server's own: the same host **and** the same scheme (see `ownScheme`), so a page on
- * `https://host` is not the origin of an `http` server on that host.
- */
-export function originAllowed(req: IncomingMessage, allowed: readonly string[]): boolean {
-  const origin = req.headers.origin;
-  if (origin === undefined) return true;
-  if (allowed.includes('*') || allowed.includes(origin)) return true;
-  try {
-    const url = new URL(origin);
-    if (allowed.includes(url.origin)) return true;
-    return url.host !== '' && url.host === req.headers.host && url.protocol === ownScheme(req);
-  } catch {
-    return false;
-  }
-}
+export { originAllowed } from './origin.js';
 
 /** Verifies tokens: the shape `createServer` uses for both the upgrade and `refresh`. */
 export interface Authenticator {

@@ -39,8 +39,8 @@ import {
   type ServerPublishOptions,
 } from './options.js';
 import { Publisher, validateServerPublish } from './publishing.js';
-import type { Session } from './session.js';
 import { FailureLimiter } from './rate-limit.js';
+import type { Session } from './session.js';
 import { attachEndpoint } from './upgrade.js';
 
 /** A running Tether server. */
