@@ -1,7 +1,8 @@
 /**
  * Two nodes on a real Redis, the admin page in real Chromium on one of them: the node picker
  * lists both (they announce themselves through the broker), each node's connections show under
- * its entry, a disconnect from the page reaches a client of the other node, and a node killed
+ * its entry, a disconnect from the page reaches a client of the other node (and a refusal holds
+ * there), and a node killed
  * with SIGKILL leaves the picker within its lease. Skips locally without Redis or Chromium;
  * fails under CI=true.
  */
@@ -12,7 +13,7 @@ import { createRedisBroker } from '@tether/redis';
 import { deleteKeys, REDIS_URL, redisUnreachable, reportUnreachable } from '@tether/redis/testing';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { API_KEY, cleanup, SECRET, startServer, token, waitFor } from '../helpers.js';
+import { API_KEY, cleanup, refusedStatus, SECRET, startServer, token, waitFor } from '../helpers.js';
 import { buildPage, launch, login, screenshot, sdkClient, skipBrowser, type Watched } from './page-harness.js';
 
 const unreachable = await redisUnreachable();
@@ -103,6 +104,20 @@ describe.skipIf(skipBrowser || unreachable !== undefined)('the admin page on two
     await page.locator('[data-testid="connection-row"][data-user="bert"]').getByTestId('disconnect').click();
     await waitFor(() => bert.closes.length === 1, 5_000, 'bert to be disconnected');
     expect(bert.closes[0]?.code).toBe(1008);
+
+    // A refusal sent to node A holds on node B too.
+    const res = await fetch(`${a.http}/api/admin/disconnect`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ user: 'bert', refuseFor: '1m' }),
+    });
+    expect(res.status).toBe(200);
+    await waitFor(
+      async () =>
+        (await refusedStatus(`${b.url}?token=${await token('bert')}`, { protocols: ['tether.v1'] })).status === 403,
+      5_000,
+      'node B to refuse bert',
+    );
 
     bert.client.close();
     b.child.kill('SIGKILL');
