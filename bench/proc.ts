@@ -126,6 +126,12 @@ export class Lines {
 export async function kill(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // A profiled server exits on SIGTERM so V8 writes its profile; the rest are killed outright.
+  if (child.spawnargs.some((a) => a === '--cpu-prof')) {
+    child.kill('SIGTERM');
+    await Promise.race([gone, new Promise((r) => setTimeout(r, 5_000))]);
+    if (child.exitCode !== null || child.signalCode !== null) return;
+  }
   child.kill('SIGKILL');
   await Promise.race([gone, new Promise((r) => setTimeout(r, 5_000))]);
 }

@@ -23,6 +23,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
     svg: { type: 'string' },
     md: { type: 'string' },
+    /** Write a V8 CPU profile of every server process into this directory (`--cpu-prof`). */
+    prof: { type: 'string' },
   },
 });
 const QUICK = values.quick === true;
@@ -109,7 +111,8 @@ interface Server {
 const serverScript = new URL('./servers.ts', import.meta.url).pathname;
 
 async function startServer(kind: Kind, port = 0, prefix = ''): Promise<Server> {
-  const child = spawnNode(SERVER_CPU, ['--expose-gc', serverScript, kind, String(port), prefix]);
+  const prof = values.prof ? ['--cpu-prof', `--cpu-prof-dir=${values.prof}`] : [];
+  const child = spawnNode(SERVER_CPU, [...prof, '--expose-gc', serverScript, kind, String(port), prefix]);
   const lines = new Lines(child);
   const { port: bound } = await lines.next<{ port: number }>(30_000);
   return { child, port: bound, lines };

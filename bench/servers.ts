@@ -87,6 +87,9 @@ const start = starters[kind ?? ''];
 if (!start) throw new TypeError(`usage: servers.ts <${Object.keys(starters).join('|')}> [port] [prefix], got ${kind}`);
 await start();
 
+// Under `--cpu-prof` (bench/run.ts --prof) V8 writes the profile on a normal exit.
+process.on('SIGTERM', () => process.exit(0));
+
 const gc = (globalThis as { gc?: () => void }).gc;
 createInterface({ input: process.stdin }).on('line', (line) => {
   if (line.trim() !== 'mem') return;

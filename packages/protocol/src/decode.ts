@@ -45,9 +45,12 @@ const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFin
  * here, the HTTP API's bodies and server `publish`.
  */
 export function unsafeValue(root: unknown): string | null {
-  const stack: [unknown, number][] = [[root, 0]];
-  while (stack.length > 0) {
-    const [value, depth] = stack.pop() as [unknown, number];
+  // Two parallel stacks rather than a [value, depth] pair per node: this runs on every frame.
+  const values: unknown[] = [root];
+  const depths: number[] = [0];
+  while (values.length > 0) {
+    const value = values.pop();
+    const depth = depths.pop() as number;
     if (value === null || typeof value === 'string' || typeof value === 'boolean') continue;
     if (typeof value === 'number') {
       if (!Number.isFinite(value)) return 'numbers must be finite';
@@ -57,14 +60,18 @@ export function unsafeValue(root: unknown): string | null {
     if (value instanceof Uint8Array) continue;
     if (depth >= MAX_DEPTH) return `nested deeper than ${MAX_DEPTH} levels`;
     if (Array.isArray(value)) {
-      for (const item of value) stack.push([item, depth + 1]);
+      for (const item of value) {
+        values.push(item);
+        depths.push(depth + 1);
+      }
       continue;
     }
     const proto = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) return 'only plain objects are allowed';
     for (const key of Object.keys(value)) {
       if (FORBIDDEN_KEYS.has(key)) return `key "${key}" is not allowed`;
-      stack.push([(value as Obj)[key], depth + 1]);
+      values.push((value as Obj)[key]);
+      depths.push(depth + 1);
     }
   }
   return null;

@@ -48,7 +48,11 @@ export interface Answer {
 }
 
 export type CommandType = CommandFrame['type'];
-export type Handler<T extends CommandType> = (s: Session, f: Extract<CommandFrame, { type: T }>) => Promise<Answer>;
+/** A handler answers now (an RPC whose method settled synchronously) or later; a throw is a failed reply. */
+export type Handler<T extends CommandType> = (
+  s: Session,
+  f: Extract<CommandFrame, { type: T }>,
+) => Answer | Promise<Answer>;
 /** One handler per command frame type: a new command type does not compile until it has one. */
 export type CommandTable = { [T in CommandType]: Handler<T> };
 
@@ -79,23 +83,33 @@ export function commandTable(c: CommandContext): CommandTable {
       if (!policy.presence) throw new RpcError('bad_request', `presence is off for "${f.channel}"`);
       return { result: { clients: await c.presence.list(f.channel) } };
     },
-    rpc: async (s, f) => ({ result: await runRpc(c, s, f) }),
+    rpc: (s, f) => runRpc(c, s, f),
     refresh: async (s, f) => ({ result: await refresh(c, s, f) }),
   };
 }
 
-/** Runs an RPC handler, answering `timeout` when it takes longer than `rpcTimeout`. */
-async function runRpc(c: CommandContext, s: Session, f: RpcFrame): Promise<unknown> {
+const rpcAnswer = (result: unknown): Answer => ({ result: result === undefined ? null : result });
+
+/**
+ * Runs an RPC handler. One that returns a value is answered at once — no promise, no timer (the
+ * hot path of a request/response app); one that returns a promise is answered when it settles,
+ * or with `timeout` after `rpcTimeout`.
+ */
+function runRpc(c: CommandContext, s: Session, f: RpcFrame): Answer | Promise<Answer> {
   const handler = c.rpcs.get(f.method);
   if (!handler) throw new RpcError('not_found', `no RPC method "${f.method}"`);
-  const running = Promise.resolve().then(() => handler(f.params, s.context()));
-  const result = await withTimeout(running, c.rpcTimeout, () => {
+  const out = handler(f.params, s.context());
+  if (!isThenable(out)) return rpcAnswer(out);
+  const running = Promise.resolve(out);
+  return withTimeout(running, c.rpcTimeout, () => {
     // The handler keeps running; its outcome no longer has anyone to go to.
     running.catch((err: unknown) => c.logger.warn({ err, method: f.method }, 'RPC failed after its timeout'));
     return new RpcError('timeout', `"${f.method}" did not answer within ${c.rpcTimeout} ms`);
-  });
-  return result === undefined ? null : result;
+  }).then(rpcAnswer);
 }
+
+const isThenable = (v: unknown): v is PromiseLike<unknown> =>
+  typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 
 /** A new token for the same user: new expiry and claims; a narrower `channels` claim ends what it no longer grants. */
 async function refresh(c: CommandContext, s: Session, f: RefreshFrame): Promise<RefreshResult> {
@@ -131,22 +145,43 @@ const LIVENESS: ReadonlySet<string> = new Set(['ping', 'pong', 'heartbeat']);
 /** Builds the per-frame entry point: budgets, decoding, control frames, then the command table. */
 export function frameHandler(c: CommandContext): (s: Session, data: RawData, isBinary: boolean) => void {
   const table = commandTable(c);
-  const handle = <T extends CommandType>(s: Session, f: Extract<CommandFrame, { type: T }>): Promise<Answer> =>
+  const handle = <T extends CommandType>(s: Session, f: Extract<CommandFrame, { type: T }>): Answer | Promise<Answer> =>
     (table[f.type] as Handler<T>)(s, f);
+  const succeed = (s: Session, f: CommandFrame, { result, afterReply }: Answer): void => {
+    s.send({ type: 'reply', id: f.id, ok: true, result });
+    afterReply?.();
+  };
+  const fail = (s: Session, f: CommandFrame, err: unknown): void => {
+    s.send({ type: 'reply', id: f.id, ok: false, error: toErrorBody(err, c.logger, f.type) });
+  };
 
-  /** Runs a command and sends exactly one reply, whatever happens. Never rejects. */
-  const answer = (s: Session, f: CommandFrame): Promise<void> =>
-    handle(s, f)
+  /**
+   * Runs a command and sends exactly one reply, whatever happens: at once when the handler
+   * answered synchronously (no promise hop), else when it settles. Never throws or rejects.
+   */
+  const answer = (s: Session, f: CommandFrame): Promise<void> | undefined => {
+    let out: Answer | Promise<Answer>;
+    try {
+      out = handle(s, f);
+      if (!(out instanceof Promise)) {
+        succeed(s, f, out);
+        return undefined;
+      }
+    } catch (err) {
+      try {
+        fail(s, f, err);
+      } catch (replyErr) {
+        c.logger.error({ err: replyErr }, `${f.type} reply failed`);
+      }
+      return undefined;
+    }
+    return out
       .then(
-        ({ result, afterReply }) => {
-          s.send({ type: 'reply', id: f.id, ok: true, result });
-          afterReply?.();
-        },
-        (err: unknown) => {
-          s.send({ type: 'reply', id: f.id, ok: false, error: toErrorBody(err, c.logger, f.type) });
-        },
+        (a) => succeed(s, f, a),
+        (err: unknown) => fail(s, f, err),
       )
       .catch((err: unknown) => c.logger.error({ err }, `${f.type} reply failed`));
+  };
 
   const dispatch = (s: Session, f: ClientFrame): void => {
     switch (f.type) {
@@ -163,7 +198,7 @@ export function frameHandler(c: CommandContext): (s: Session, data: RawData, isB
     // Frames of one connection are handled in order, but a subscribe awaits the authorize hook and
     // history; a publish sent right behind it (an offline queue flushed after resubscribing) must
     // not be judged before the subscription exists.
-    if (f.type === 'subscribe') c.channels.track(s, f.channel, done);
+    if (f.type === 'subscribe' && done) c.channels.track(s, f.channel, done);
   };
 
   return (s, data, isBinary) => {
@@ -171,7 +206,9 @@ export function frameHandler(c: CommandContext): (s: Session, data: RawData, isB
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     c.metrics.framesIn.inc();
     c.metrics.bytesIn.inc(bytes.length);
-    const decoded = decodeClientFrame(bytes, s.codec, isBinary);
+    // `ws` has validated a text message's UTF-8 already: hand the codec a string, so it does not
+    // validate again.
+    const decoded = decodeClientFrame(isBinary ? bytes : bytes.toString('utf8'), s.codec, isBinary);
     // Liveness frames never take from the rate limit: a ping under a burst still gets its pong.
     const admitted = decoded.ok && LIVENESS.has(decoded.frame.type) ? s.alive() : s.admit();
     if (s.closing) return;

@@ -64,6 +64,7 @@ export class Session implements ClientContext {
   private expiryTimer: ReturnType<typeof setTimeout> | undefined;
   private killTimer: ReturnType<typeof setTimeout> | undefined;
   private protocolAlive = true;
+  private ctx: ClientContext | undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -102,13 +103,19 @@ export class Session implements ClientContext {
   /** A refreshed token for the same user: its claims replace the old ones (keeping `info` if it has none). */
   reauthenticate(identity: Identity): void {
     this.identity = { ...identity, info: identity.info ?? this.identity.info };
+    this.ctx = undefined;
     this.armExpiry();
   }
 
-  /** The context handed to application hooks: a snapshot, so hooks cannot mutate the session. */
+  /**
+   * The context handed to application hooks: a frozen snapshot, so hooks cannot mutate the
+   * session; made on first use and kept until the identity changes (not one per RPC).
+   */
   context(): ClientContext {
+    if (this.ctx) return this.ctx;
     const ctx = { user: this.user, connectionId: this.connectionId, info: this.info, channels: this.channels };
-    return this.admin ? { ...ctx, admin: true } : ctx;
+    this.ctx = Object.freeze(this.admin ? { ...ctx, admin: true } : ctx);
+    return this.ctx;
   }
 
   /** Starts the heartbeat and the token-expiry timer. */

@@ -324,6 +324,16 @@ describe('rpc', () => {
     });
     expect(JSON.stringify(boom)).not.toMatch(/secret|at .*\.ts/);
   });
+
+  it('answers a synchronous result that cannot be encoded with one internal reply, and the next call normally', async () => {
+    const server = await startServer();
+    server.tether.rpc('big', () => ({ n: 1n }));
+    server.tether.rpc('echo', (params) => params);
+    const a = await connectAs(server);
+    expect(await a.request({ type: 'rpc', method: 'big' })).toMatchObject({ ok: false, error: { code: 'internal' } });
+    expect(await a.ok({ type: 'rpc', method: 'echo', params: { x: 1 } })).toEqual({ x: 1 });
+    expect(a.frames.filter((f) => f.type === 'reply')).toEqual([]);
+  });
 });
 
 describe('rpc timeout and narrowing claims', () => {
