@@ -143,6 +143,12 @@ describe.skipIf(!!missing && process.env.CI !== 'true').each(paths)('share: tabs
       );
       expect(sum).toBe(5);
       expect(rpcCalls).toBe(calls + 1);
+      // One connection, so one presence entry for ada, whichever tab asks.
+      expect(
+        await tabs[2]!.evaluate(() =>
+          (window as never as { tether: { presence(): Promise<string[]> } }).tether.presence(),
+        ),
+      ).toEqual(['ada']);
 
       // The first tab opened is the leader on the Web Locks path (closing it moves the connection to
       // another tab: one new connection); on the worker path the worker keeps the connection.

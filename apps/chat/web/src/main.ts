@@ -15,6 +15,8 @@ const tether = createTether({
   reconnect: { initialDelay: 500, maxDelay: 2000 },
   // ChatApp connects once someone has logged in.
   autoConnect: false,
+  // The tabs of one user share one connection (one presence entry, one copy of each message).
+  share: 'tabs',
 });
 
 createApp(App).use(tether).use(createPinia()).mount('#app');

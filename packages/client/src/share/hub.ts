@@ -194,7 +194,9 @@ export function createHub(options: ClientOptions, link: HubLink, askTabs: boolea
         return core.publish(r.channel, r.data, { key: r.key, ...timeout });
       case 'presence': {
         const ch = chans.get(r.channel);
-        return ch ? ch.sub.presence() : Promise.reject(new Error(`not subscribed to "${r.channel}"`));
+        // The tab's Subscription unwraps `clients` itself, as from the server's reply.
+        if (!ch) return Promise.reject(new Error(`not subscribed to "${r.channel}"`));
+        return ch.sub.presence().then((clients) => ({ clients }));
       }
       case 'ping':
         return core.ping();

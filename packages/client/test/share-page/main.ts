@@ -2,6 +2,7 @@
  * The page of test/share-browser.test.ts: one shared client per tab, driven by the test through
  * `window.tether` (start with a token, then read what arrived, publish, call rpc).
  */
+import type { Subscription } from '@tether/client';
 import { createClient } from '@tether/client/share';
 
 interface Got {
@@ -14,6 +15,7 @@ const gaps: unknown[] = [];
 const states: string[] = [];
 let client: ReturnType<typeof createClient> | undefined;
 let current = '';
+let sub: Subscription<{ n: number }> | undefined;
 
 const api = {
   got,
@@ -32,11 +34,11 @@ const api = {
       states.push(s);
       document.getElementById('status')!.textContent = s;
     });
-    const sub = client.subscribe<{ n: number }>('room:lobby', {
+    sub = client.subscribe<{ n: number }>('room:lobby', {
       onMessage: (d, m) => got.push({ n: d.n, offset: m.offset }),
       onGap: (g) => gaps.push(g),
     });
-    return client.connect().then(() => sub.ready);
+    return client.connect().then(() => sub?.ready);
   },
   state: () => client?.state,
   /** Log out and in as someone else, in this tab: close, then connect with the other token. */
@@ -46,6 +48,8 @@ const api = {
     return client!.connect();
   },
   publish: (n: number) => client!.publish('room:lobby', { n }).then((r) => r.offset),
+  /** Who the server lists in room:lobby's presence. */
+  presence: () => sub!.presence().then((list) => list.map((c) => c.user)),
   rpc: (a: number, b: number) => client!.rpc<number>('add', { a, b }),
   /** Which path this tab took: a SharedWorker exists, or the leader election. */
   path: () => (typeof SharedWorker === 'function' ? 'worker-capable' : 'locks'),
