@@ -197,6 +197,9 @@ export function adminRoutes(d: AdminRoutesDeps): (req: IncomingMessage, res: Ser
         return;
       }
       req.url = path.slice('/admin'.length) + url.search;
+      // The console's buttons act: no other site may frame it.
+      res.setHeader('x-frame-options', 'DENY');
+      res.setHeader('content-security-policy', "frame-ancestors 'none'");
       (d.page as NonNullable<typeof d.page>)(req, res);
     };
     run().catch((err: unknown) => fail(res, err));

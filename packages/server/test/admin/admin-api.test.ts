@@ -94,6 +94,8 @@ describe('admin access', () => {
     expect(cookie).toMatch(/^tether_admin=k\./);
     const served = await fetch(`${s.http}/admin/`, { headers: { cookie } });
     expect(served.status).toBe(200);
+    expect(served.headers.get('x-frame-options')).toBe('DENY');
+    expect(served.headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
     expect(await served.text()).toContain('the page');
     expect((await api(s, '/api/admin/session', { headers: { cookie } } as RequestInit)).status).toBe(200);
     const ws = await RawClient.connect(`${s.url}?admin=1`, { headers: { cookie } });
