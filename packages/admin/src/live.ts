@@ -133,7 +133,8 @@ export class Live {
     return now - view.seen < SILENT_AFTER * interval;
   }
 
-  private ingest(s: AdminSnapshot): void {
+  /** Applies one snapshot from the stats channel. */
+  ingest(s: AdminSnapshot): void {
     if (!s || typeof s !== 'object' || !s.node?.id) return;
     const prev = this.nodes.get(s.node.id);
     const series = prev?.series ?? emptySeries();
