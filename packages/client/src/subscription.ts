@@ -48,6 +48,12 @@ export interface SubscribeOptions<D = unknown> {
   onPresence?: (diff: PresenceDiffFrame) => void;
   /** Resume from a stored position (e.g. kept across page loads). @default undefined (from now) */
   since?: StreamPosition;
+  /**
+   * On the first subscribe, deliver the channel's last `history` publications (as far as the
+   * namespace's history holds them), then go on live with no gap and no duplicate. Ignored with `since`.
+   * @default 0
+   */
+  history?: number;
 }
 
 export type SubscriptionState = 'subscribing' | 'subscribed' | 'unsubscribed';
@@ -147,8 +153,9 @@ export class Subscription<D = unknown> extends Emitter<SubscriptionEvents> {
   /**
    * @internal Applies a subscribe reply. Runs synchronously inside the client's message handler, so
    * the offset bookkeeping is in place before the next frame (possibly from the same chunk) is read.
+   * Returns true when the subscribe must be sent again (the `history` option's second step).
    */
-  applyReply(ok: boolean, value: unknown): void {
+  applyReply(ok: boolean, value: unknown): boolean | undefined {
     if (this.#state === 'unsubscribed') return;
     if (!ok) {
       this.emit('error', value);
@@ -158,6 +165,13 @@ export class Subscription<D = unknown> extends Emitter<SubscriptionEvents> {
     }
     const r = value as SubscribeResult;
     const since = this.#pos;
+    const n = this.#opts.history;
+    // First subscribe with `history`: again from `n` back, as a recovery; live frames wait meanwhile
+    // (not subscribed yet) and the second reply carries them.
+    if (!since && n && r.offset) {
+      this.#pos = { offset: r.offset > n ? r.offset - n : 0, epoch: r.epoch };
+      return true;
+    }
     const gap = !!since && (!r.recovered || r.epoch !== since.epoch);
     if (!since || gap) this.#pos = { offset: r.offset, epoch: r.epoch };
     this.#setState('subscribed');

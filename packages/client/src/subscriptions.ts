@@ -24,8 +24,9 @@ export function createSubscriptions(
   // Stored without their data type: the registry hands them frames, callers see their own `D`.
   const subs = new Map<string, Subscription>();
 
+  // A `true` reply means: subscribe again, now with `since` (the `history` option's second step).
   const subscribeNow = (sub: Subscription): void =>
-    requests.command(sub.frame(), requestTimeout, 'subscribe', (ok, v) => sub.applyReply(ok, v));
+    requests.command(sub.frame(), requestTimeout, 'subscribe', (ok, v) => sub.applyReply(ok, v) && subscribeNow(sub));
 
   const host = {
     open,
