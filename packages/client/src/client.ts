@@ -191,7 +191,9 @@ export function createClient(options: ClientOptions): TetherClient {
     const stop = how === 'stop';
     if (!stop) {
       if (openedAt) retry.lasted(Date.now() - openedAt);
-      else params.rotate();
+      // The next URL after an attempt that never opened, and after a close that asks to come back
+      // soon (1001 going away, 1012 draining): that node refuses new connections for now.
+      if (!(openedAt && policy.backoff !== 'quick')) params.rotate();
       if (policy.report) emitter.emit('error', new DisconnectedError(code, reason));
     }
     openedAt = 0;
