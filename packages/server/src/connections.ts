@@ -12,6 +12,16 @@ import { guarded, type Logger } from './logger.js';
 import { closeCodeOfError, type ServerMetrics } from './metrics.js';
 import { type Resolved, sessionSettings } from './options.js';
 import { Session, type SessionSettings } from './session.js';
+import { SessionTimers, sweepStep } from './session-timers.js';
+
+/** The session of a socket, kept on the socket so its listeners can be shared functions. */
+const SESSION = Symbol('tether.session');
+type Tagged = WebSocket & { [SESSION]: Session };
+const sessionOf = (ws: WebSocket): Session => (ws as Tagged)[SESSION];
+
+function onPong(this: WebSocket): void {
+  sessionOf(this).pong();
+}
 
 export interface ConnectionHooks {
   /** Every frame of every connection. */
@@ -25,16 +35,47 @@ export class Connections {
   readonly sessions = new Set<Session>();
   private emptyWaiters: (() => void)[] = [];
   private readonly settings: SessionSettings;
+  private readonly timers: SessionTimers<Session>;
+  // Socket listeners and the close hook, one of each per node rather than closures per connection.
+  private readonly release: (s: Session) => void;
+  private readonly onError: (this: WebSocket, err: Error) => void;
+  private readonly onMessage: (this: WebSocket, data: RawData, isBinary: boolean) => void;
+  private readonly onClose: (this: WebSocket, code: number) => void;
 
   constructor(
     private readonly o: Resolved,
     private readonly metrics: ServerMetrics,
     private readonly logger: Logger,
-    private readonly hooks: ConnectionHooks,
+    hooks: ConnectionHooks,
     /** `maxDataSize` of namespaces not configured otherwise, announced in `welcome`. */
     private readonly maxDataSize = Number.POSITIVE_INFINITY,
   ) {
     this.settings = sessionSettings(o);
+    this.timers = new SessionTimers(sweepStep(o.heartbeat.interval, o.heartbeat.timeout));
+    const { sessions } = this;
+    this.release = (s) => guarded(logger, 'release', () => hooks.closing(s));
+    this.onError = function (err) {
+      const session = sessionOf(this);
+      // A frame `ws` refused (1009, 1007, 1002): that is the code this side closed with.
+      session.closeCode ??= closeCodeOfError(err);
+      logger.debug({ err, connectionId: session.connectionId }, 'socket error');
+    };
+    this.onMessage = function (data, isBinary) {
+      const session = sessionOf(this);
+      guarded(logger, 'frame', () => hooks.frame(session, data, isBinary));
+    };
+    const emptied = () => {
+      if (sessions.size === 0) for (const wake of this.emptyWaiters.splice(0)) wake();
+    };
+    this.onClose = function (code) {
+      const session = sessionOf(this);
+      logger.debug({ connectionId: session.connectionId, code: session.closeCode ?? code }, 'connection closed');
+      guarded(logger, 'close', () => session.closed());
+      sessions.delete(session);
+      metrics.connections.dec();
+      metrics.disconnects.inc({ code: String(session.closeCode ?? code) });
+      emptied();
+    };
   }
 
   get size(): number {
@@ -50,27 +91,16 @@ export class Connections {
   /** Takes over a socket whose upgrade was admitted, and sends its welcome. */
   open(ws: WebSocket, codec: Codec, identity: Identity, req: IncomingMessage): void {
     const { logger, metrics } = this;
-    const session = new Session(ws, codec, randomUUID(), identity, this.settings, metrics, (s) =>
-      guarded(logger, 'release', () => this.hooks.closing(s)),
-    );
+    const session = new Session(ws, codec, randomUUID(), identity, this.settings, metrics, this.release, this.timers);
+    (ws as Tagged)[SESSION] = session;
     session.address = req.socket.remoteAddress ?? '';
     this.sessions.add(session);
     metrics.connections.inc();
     metrics.connectionsTotal.inc();
-    ws.on('error', (err) => {
-      // A frame `ws` refused (1009, 1007, 1002): that is the code this side closed with.
-      session.closeCode ??= closeCodeOfError(err);
-      logger.debug({ err, connectionId: session.connectionId }, 'socket error');
-    });
-    ws.on('message', (data, isBinary) => guarded(logger, 'frame', () => this.hooks.frame(session, data, isBinary)));
-    ws.on('close', (code) => {
-      logger.debug({ connectionId: session.connectionId, code: session.closeCode ?? code }, 'connection closed');
-      guarded(logger, 'close', () => session.closed());
-      this.sessions.delete(session);
-      metrics.connections.dec();
-      metrics.disconnects.inc({ code: String(session.closeCode ?? code) });
-      if (this.sessions.size === 0) for (const wake of this.emptyWaiters.splice(0)) wake();
-    });
+    ws.on('error', this.onError);
+    ws.on('message', this.onMessage);
+    ws.on('close', this.onClose);
+    ws.on('pong', onPong);
     const { limits, heartbeat } = this.o;
     const welcome: WelcomeFrame = {
       type: 'welcome',

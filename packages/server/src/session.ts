@@ -10,6 +10,7 @@ import type { Identity } from './auth.js';
 import { type EncodedFrame, encodeFrame } from './encoded.js';
 import type { ServerMetrics } from './metrics.js';
 import { TokenBucket, WindowCounter } from './rate-limit.js';
+import type { SessionTimers } from './session-timers.js';
 
 /** What the server knows about a connection; passed to RPC handlers and `authorize`. */
 export interface ClientContext {
@@ -37,9 +38,6 @@ export interface SessionSettings {
   closeTimeout: number;
 }
 
-// Longest delay setTimeout accepts (about 24.8 days); later expiries are re-checked.
-const MAX_TIMEOUT = 2 ** 31 - 1;
-
 /** @internal */
 export class Session implements ClientContext {
   private identity: Identity;
@@ -56,12 +54,11 @@ export class Session implements ClientContext {
   /** Round-trip time of the last answered WebSocket ping, in ms. */
   rtt: number | undefined;
   private pingSentAt = 0;
+  private nextPingAt = 0;
   private readonly bucket: TokenBucket;
-  private readonly rejected: WindowCounter;
-  private readonly malformed: WindowCounter;
-  private pingTimer: ReturnType<typeof setInterval> | undefined;
-  private deadTimer: ReturnType<typeof setTimeout> | undefined;
-  private expiryTimer: ReturnType<typeof setTimeout> | undefined;
+  // Made on the first rejected or malformed frame: most connections never have one.
+  private rejected: WindowCounter | undefined;
+  private malformed: WindowCounter | undefined;
   private killTimer: ReturnType<typeof setTimeout> | undefined;
   private protocolAlive = true;
   private ctx: ClientContext | undefined;
@@ -75,11 +72,11 @@ export class Session implements ClientContext {
     private readonly metrics: ServerMetrics,
     /** Called exactly once, when the connection starts closing: free its subscriptions and presence. */
     private readonly onClosing: (session: Session) => void,
+    /** The node's shared heartbeat sweep and expiry timers: a connection has no timer of its own. */
+    private readonly timers: SessionTimers<Session>,
   ) {
     this.identity = identity;
     this.bucket = new TokenBucket(settings.messagesPerSecond, settings.burst);
-    this.rejected = new WindowCounter(settings.maxRejected, 10_000);
-    this.malformed = new WindowCounter(settings.maxMalformed, 10_000);
   }
 
   get user(): string {
@@ -102,9 +99,11 @@ export class Session implements ClientContext {
 
   /** A refreshed token for the same user: its claims replace the old ones (keeping `info` if it has none). */
   reauthenticate(identity: Identity): void {
+    const previous = this.identity.expiresAt;
     this.identity = { ...identity, info: identity.info ?? this.identity.info };
     this.ctx = undefined;
-    this.armExpiry();
+    if (!this.closing) this.timers.expireAt(this, previous);
+    this.expired(Date.now());
   }
 
   /**
@@ -118,24 +117,36 @@ export class Session implements ClientContext {
     return this.ctx;
   }
 
-  /** Starts the heartbeat and the token-expiry timer. */
+  /** Starts the heartbeat and the token expiry (both on the node's shared timers). */
   start(): void {
-    const { heartbeatInterval } = this.settings;
-    this.ws.on('pong', () => {
-      this.protocolAlive = true;
-      if (this.pingSentAt > 0) this.rtt = Date.now() - this.pingSentAt;
-    });
-    this.pingTimer = setInterval(() => this.tick(), heartbeatInterval);
-    this.pingTimer.unref();
-    this.armDeadline();
-    this.armExpiry();
+    this.nextPingAt = Date.now() + this.settings.heartbeatInterval;
+    this.timers.add(this);
+    this.timers.expireAt(this, undefined);
+    this.expired(Date.now());
   }
 
-  private tick(): void {
+  /** The socket answered a WebSocket ping. */
+  pong(): void {
+    this.protocolAlive = true;
+    if (this.pingSentAt > 0) this.rtt = Date.now() - this.pingSentAt;
+  }
+
+  /**
+   * One round of the shared sweep: closes with 4010 once `interval + timeout` passed since the
+   * last frame, and pings every `interval`.
+   */
+  sweep(now: number): void {
     if (this.closing) return;
+    const { heartbeatInterval, heartbeatTimeout } = this.settings;
+    if (now - this.lastSeen >= heartbeatInterval + heartbeatTimeout) {
+      this.close(CloseCode.HEARTBEAT_TIMEOUT, 'heartbeat timeout');
+      return;
+    }
+    if (now < this.nextPingAt) return;
+    this.nextPingAt = now + heartbeatInterval;
     // A peer that answers neither our protocol pings nor with frames is gone (no FIN seen):
     // destroy the socket instead of waiting for a close handshake that cannot happen.
-    if (!this.protocolAlive && Date.now() - this.lastSeen > this.settings.heartbeatInterval) {
+    if (!this.protocolAlive && now - this.lastSeen > heartbeatInterval) {
       this.close(CloseCode.HEARTBEAT_TIMEOUT, 'heartbeat timeout');
       this.ws.terminate();
       return;
@@ -143,38 +154,17 @@ export class Session implements ClientContext {
     this.protocolAlive = false;
     this.send({ type: 'ping' });
     try {
-      this.pingSentAt = Date.now();
+      this.pingSentAt = now;
       this.ws.ping();
     } catch {
       // The socket closed between the check and the ping; the close handler cleans up.
     }
   }
 
-  /** Closes with 4010 once `interval + timeout` passed since the last frame; re-arms otherwise. */
-  private armDeadline(): void {
-    const limit = this.settings.heartbeatInterval + this.settings.heartbeatTimeout;
-    const wait = Math.max(1, this.lastSeen + limit - Date.now());
-    this.deadTimer = setTimeout(() => {
-      if (this.closing) return;
-      if (Date.now() - this.lastSeen >= limit) this.close(CloseCode.HEARTBEAT_TIMEOUT, 'heartbeat timeout');
-      else this.armDeadline();
-    }, wait);
-    this.deadTimer.unref();
-  }
-
-  /** (Re)schedules the 4001 close at the token's expiry. */
-  private armExpiry(): void {
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
-    this.expiryTimer = undefined;
+  /** Closes with 4001 when the token has expired by `now`. */
+  expired(now: number): void {
     const at = this.identity.expiresAt;
-    if (at === undefined || this.closing) return;
-    const wait = at - Date.now();
-    if (wait <= 0) {
-      this.close(CloseCode.UNAUTHORIZED, 'token expired');
-      return;
-    }
-    this.expiryTimer = setTimeout(() => this.armExpiry(), Math.min(wait, MAX_TIMEOUT));
-    this.expiryTimer.unref();
+    if (at !== undefined && at <= now) this.close(CloseCode.UNAUTHORIZED, 'token expired');
   }
 
   /** Accounts for one liveness frame (`ping`, `pong`, `heartbeat`): never rate limited. */
@@ -187,12 +177,14 @@ export class Session implements ClientContext {
   admit(): boolean {
     this.lastSeen = Date.now();
     if (this.bucket.take()) return true;
+    this.rejected ??= new WindowCounter(this.settings.maxRejected, 10_000);
     if (this.rejected.hit()) this.close(CloseCode.RATE_LIMITED, 'rate limited');
     return false;
   }
 
   /** Accounts for one malformed frame; true when it closed the connection. */
   malformedFrame(): boolean {
+    this.malformed ??= new WindowCounter(this.settings.maxMalformed, 10_000);
     if (!this.malformed.hit()) return false;
     this.close(CloseCode.BAD_FRAMES, 'too many malformed frames');
     return true;
@@ -257,8 +249,6 @@ export class Session implements ClientContext {
   }
 
   private stopTimers(): void {
-    if (this.pingTimer) clearInterval(this.pingTimer);
-    if (this.deadTimer) clearTimeout(this.deadTimer);
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.timers.delete(this);
   }
 }

@@ -1,0 +1,105 @@
+/**
+ * The timers of every connection of a node, shared: one sweep for heartbeats and silence
+ * deadlines, and one timer per distinct token expiry instant (JWT `exp` is in whole seconds, so
+ * connections whose tokens expire in the same second share one). An idle connection therefore
+ * holds no timer of its own, which is most of what it used to cost beyond the socket.
+ * @module
+ */
+
+/** What the timers need of a connection. */
+export interface Timed {
+  /** One sweep: ping when due, close when silent past the deadline. */
+  sweep(now: number): void;
+  /** Its token's expiry instant passed. */
+  expired(now: number): void;
+  readonly expiresAt: number | undefined;
+}
+
+// Longest delay setTimeout accepts (about 24.8 days); later expiries are re-checked.
+const MAX_TIMEOUT = 2 ** 31 - 1;
+
+/** How often the sweep runs for a heartbeat: a quarter of the shorter period, 10 ms to 1 s. */
+export function sweepStep(interval: number, timeout: number): number {
+  const shorter = Math.min(interval, timeout > 0 ? timeout : interval);
+  return Math.min(1_000, Math.max(10, Math.floor(shorter / 4)));
+}
+
+export class SessionTimers<S extends Timed> {
+  private readonly members = new Set<S>();
+  private sweeper: ReturnType<typeof setInterval> | undefined;
+  /** Expiry instant → the connections expiring then, and the timer that fires then. */
+  private readonly expiries = new Map<number, { timer: ReturnType<typeof setTimeout>; sessions: Set<S> }>();
+
+  constructor(private readonly step: number) {}
+
+  /** Starts sweeping `s` (the sweep runs only while some connection is open). */
+  add(s: S): void {
+    this.members.add(s);
+    if (!this.sweeper) {
+      this.sweeper = setInterval(() => this.sweepAll(), this.step);
+      this.sweeper.unref();
+    }
+  }
+
+  /** Forgets `s` entirely: it is closing. */
+  delete(s: S): void {
+    this.members.delete(s);
+    this.unexpire(s, s.expiresAt);
+    if (this.members.size === 0 && this.sweeper) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+  }
+
+  /** (Re)files `s` under its token's expiry; `previous` is where it was filed before. */
+  expireAt(s: S, previous: number | undefined): void {
+    this.unexpire(s, previous);
+    const at = s.expiresAt;
+    if (at === undefined) return;
+    let slot = this.expiries.get(at);
+    if (!slot) {
+      const timer = setTimeout(() => this.fire(at), Math.min(Math.max(0, at - Date.now()), MAX_TIMEOUT));
+      timer.unref();
+      slot = { timer, sessions: new Set() };
+      this.expiries.set(at, slot);
+    }
+    slot.sessions.add(s);
+  }
+
+  private unexpire(s: S, at: number | undefined): void {
+    if (at === undefined) return;
+    const slot = this.expiries.get(at);
+    if (!slot?.sessions.delete(s) || slot.sessions.size > 0) return;
+    clearTimeout(slot.timer);
+    this.expiries.delete(at);
+  }
+
+  private fire(at: number): void {
+    const slot = this.expiries.get(at);
+    if (!slot) return;
+    const now = Date.now();
+    // A delay longer than setTimeout allows: wait again for the rest.
+    if (at > now) {
+      slot.timer = setTimeout(() => this.fire(at), Math.min(at - now, MAX_TIMEOUT));
+      slot.timer.unref();
+      return;
+    }
+    this.expiries.delete(at);
+    for (const s of slot.sessions) s.expired(now);
+  }
+
+  private sweepAll(): void {
+    const now = Date.now();
+    // Copy: a sweep may close a connection, which deletes it from `members`.
+    for (const s of [...this.members]) s.sweep(now);
+  }
+
+  /** Stops every timer (the server is closing). */
+  stop(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    for (const slot of this.expiries.values()) clearTimeout(slot.timer);
+    this.expiries.clear();
+    this.members.clear();
+  }
+}
