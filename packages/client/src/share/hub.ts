@@ -115,35 +115,33 @@ export function createHub(options: ClientOptions, link: HubLink, askTabs: boolea
     return !!from && since.epoch === from.epoch && since.offset >= from.offset;
   }
 
-  function open(channel: string, since: StreamPosition | undefined, history: number | undefined): Chan {
-    const ch: Chan = {
-      tabs: new Set(),
-      waiting: new Map(),
-      buffer: [],
-      from: since,
-      err: undefined,
-    } as unknown as Chan;
-    const deliver = (m: MessageFrame): void => {
-      if (ch.buffer) ch.buffer.push(m);
-      else tell({ t: 'm', c: channel, f: m }, ch.tabs);
-    };
-    ch.sub = core.subscribe(channel, {
+  /** Subscribes the hub from `since` (a fresh core `Subscription`); the reply goes to every waiting tab. */
+  function start(channel: string, ch: Chan, since: StreamPosition | undefined, history: number | undefined): void {
+    ch.buffer = [];
+    ch.from = since;
+    const sub = core.subscribe(channel, {
       ...(since && { since }),
-      onMessage: (_data, m) => deliver(m as MessageFrame),
       ...(history && { history }),
+      onMessage: (_data, m) => {
+        if (ch.buffer) ch.buffer.push(m as MessageFrame);
+        else tell({ t: 'm', c: channel, f: m as MessageFrame }, ch.tabs);
+      },
       onPresence: (f) => tell({ t: 'p', c: channel, f }, ch.tabs),
     });
-    ch.sub.on('error', (err) => {
+    ch.sub = sub;
+    const mine = (): boolean => ch.sub === sub && chans.get(channel) === ch;
+    sub.on('error', (err) => {
       ch.err = err;
     });
-    ch.sub.on('state', (next) => {
-      if (next !== 'subscribing') return;
+    sub.on('state', (next) => {
+      if (next !== 'subscribing' || !mine()) return;
       // The connection dropped: every tab of the channel resubscribes with the hub.
       ch.buffer = [];
-      ch.from = ch.sub.position;
+      ch.from = sub.position;
       for (const tab of ch.tabs) if (!ch.waiting.has(tab)) ch.waiting.set(tab, SYNCED);
     });
-    ch.sub.on('subscribed', (info) => {
+    sub.on('subscribed', (info) => {
+      if (!mine()) return;
       const publications = ch.buffer ?? [];
       ch.buffer = undefined;
       // A tab that asked for `history` (and has no position) gets the replayed publications too.
@@ -155,25 +153,44 @@ export function createHub(options: ClientOptions, link: HubLink, askTabs: boolea
       }
       ch.waiting.clear();
     });
-    ch.sub.on('unsubscribed', ({ reason }) => {
-      if (chans.get(channel) !== ch) return;
+    sub.on('unsubscribed', ({ reason }) => {
+      if (!mine()) return;
       chans.delete(channel);
       for (const tab of ch.tabs)
         if (ch.waiting.has(tab) && ch.err) say(tab, { t: 'sub', c: channel, ok: false, e: freeze(ch.err) });
         else say(tab, { t: 'end', c: channel, reason });
     });
-    chans.set(channel, ch);
-    return ch;
   }
 
   function subscribe(tab: string, channel: string, since: StreamPosition | undefined, history?: number): void {
-    const ch = chans.get(channel) ?? open(channel, since, history);
+    let ch = chans.get(channel);
+    if (!ch) {
+      ch = {
+        tabs: new Set(),
+        waiting: new Map(),
+        buffer: undefined,
+        from: undefined,
+        err: undefined,
+      } as unknown as Chan;
+      chans.set(channel, ch);
+      start(channel, ch, since, history);
+    }
     ch.tabs.add(tab);
     const pos = ch.sub.position;
-    if (ch.sub.state === 'subscribed' && !ch.buffer && pos) {
-      const recovered = covered(since, pos);
-      say(tab, { t: 'sub', c: channel, ok: true, v: { ...pos, recovered, publications: [] } });
-    } else ch.waiting.set(tab, since);
+    const settled = ch.sub.state === 'subscribed' && !ch.buffer && pos;
+    const base = settled ? pos : ch.from;
+    if (since && (!base || (since.epoch === base.epoch && since.offset < base.offset))) {
+      // This tab is behind what the hub holds (it rejoined late after a takeover): subscribe the
+      // hub again from its position; the other tabs drop the replay by offset.
+      for (const t of ch.tabs) if (!ch.waiting.has(t)) ch.waiting.set(t, SYNCED);
+      ch.waiting.set(tab, since);
+      const old = ch.sub;
+      ch.sub = undefined as unknown as Subscription;
+      old.unsubscribe();
+      start(channel, ch, since, undefined);
+    } else if (settled)
+      say(tab, { t: 'sub', c: channel, ok: true, v: { ...pos, recovered: covered(since, pos), publications: [] } });
+    else ch.waiting.set(tab, since);
   }
 
   function unsubscribe(tab: string, channel: string): void {

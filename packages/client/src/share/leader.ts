@@ -28,7 +28,7 @@ export type Wire =
 export interface ElectionEnv {
   locks: LockManager;
   channel: (name: string) => BroadcastChannel;
-  /** Probe interval; a leader unheard for `dead` ms is replaced. @default 500 / 2000 */
+  /** Probe interval; a leader unheard for `dead` ms is replaced. @default 500 / 1500 */
   probe?: number;
   dead?: number;
 }
@@ -44,7 +44,7 @@ export function hold(locks: LockManager, name: string): Promise<() => void> {
 
 /** @internal Joins the election for `name`; returns a function that leaves it. */
 export function elect(tab: Tab, id: string, name: string, options: ClientOptions, env: ElectionEnv): () => void {
-  const { locks, probe = 500, dead = 2000 } = env;
+  const { locks, probe = 500, dead = 1500 } = env;
   const bc = env.channel(name);
   let hub: Hub | undefined;
   let leader: string | undefined;
