@@ -47,6 +47,7 @@ describe.skipIf(skipBrowser)('the admin page in Chromium', () => {
     await carol.client.connect();
     await row(page, 'carol').waitFor({ timeout: 5_000 });
     await expect(row(page, 'carol').textContent()).resolves.toContain('carol');
+    await waitFor(async () => (await page.title()) === '2 connected · Tether admin', 5_000, 'the tab title');
 
     const sub = carol.client.subscribe('room:e2e', { onMessage: () => {} });
     await sub.ready;
