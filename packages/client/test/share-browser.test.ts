@@ -201,3 +201,24 @@ describe.skipIf(!!missing && process.env.CI !== 'true').each(paths)('share: tabs
     await vi.waitFor(async () => expect(await gauge('tether_connections')).toBe(0), { timeout: 5000 });
   }, 60_000);
 });
+
+describe.skipIf(!!missing && process.env.CI !== 'true')('share: tabs, without the APIs', () => {
+  it('a browser without SharedWorker, Web Locks and BroadcastChannel: each tab has a connection of its own, and works', async () => {
+    const context = await browser.newContext();
+    try {
+      await context.addInitScript(() => {
+        const g = globalThis as { SharedWorker?: unknown; BroadcastChannel?: unknown };
+        delete g.SharedWorker;
+        delete g.BroadcastChannel;
+        Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined });
+      });
+      const before = await gauge('tether_connections');
+      const tabs = [await open(context, 'dee', true), await open(context, 'dee', true)];
+      await vi.waitFor(async () => expect(await gauge('tether_connections')).toBe(before + 2), { timeout: 5000 });
+      await server.publish('room:lobby', { n: 9 });
+      for (const t of tabs) await vi.waitFor(async () => expect((await gotOf(t)).map((g) => g.n)).toEqual([9]));
+    } finally {
+      await context.close();
+    }
+  }, 30_000);
+});
