@@ -14,7 +14,7 @@ import type { ServerMetrics } from './metrics.js';
 import { PresenceBatcher, presenceClient } from './presence-batch.js';
 import { subscribeResult } from './recovery.js';
 import { RpcError } from './rpc-error.js';
-import type { Session } from './session.js';
+import { fanOut, type Session } from './session.js';
 
 /** Publications buffered for one subscribe in progress before the connection counts as too slow. */
 const MAX_PENDING = 10_000;
@@ -221,11 +221,10 @@ export class Channels {
     if (this.subscribers(channel) > 0) this.batcher.add(type, channel, presenceClient(client));
   }
 
-  /** The same bytes to every live subscriber of `channel` here. */
+  /** The same bytes to every live subscriber of `channel` here: no allocation per subscriber. */
   private sendLive(channel: string, frame: EncodedFrame): void {
     const live = this.local.get(channel)?.live;
-    // Copy: a send may close a slow consumer, which removes it from `live` mid-iteration.
-    if (live) for (const session of [...live]) session.sendEncoded(frame);
+    if (live) fanOut(live, frame, this.metrics);
   }
 
   /** Refreshes this node's presence entries every third of their TTL, so they expire only with the node. */

@@ -38,6 +38,38 @@ export interface SessionSettings {
   closeTimeout: number;
 }
 
+const TEXT = { binary: false } as const;
+const BINARY = { binary: true } as const;
+
+/**
+ * The same bytes to every session in `sessions` (encoded at most once per codec: consecutive
+ * sessions of one codec reuse the Buffer without a lookup), counted in the metrics once. The
+ * set may lose members while this runs (a slow consumer closed by its send): a `Set` iterates
+ * safely past deletions, so no copy is made.
+ * @internal
+ */
+export function fanOut(sessions: Iterable<Session>, frame: EncodedFrame, metrics: ServerMetrics): number {
+  let codec: Codec | undefined;
+  let bytes: Buffer | undefined;
+  let sent = 0;
+  let total = 0;
+  for (const s of sessions) {
+    if (s.codec !== codec) {
+      codec = s.codec;
+      bytes = frame.for(codec);
+    }
+    if (s.write(bytes as Buffer)) {
+      sent++;
+      total += (bytes as Buffer).length;
+    }
+  }
+  if (sent > 0) {
+    metrics.framesOut.inc(sent);
+    metrics.bytesOut.inc(total);
+  }
+  return sent;
+}
+
 /** @internal */
 export class Session implements ClientContext {
   private identity: Identity;
@@ -200,21 +232,28 @@ export class Session implements ClientContext {
     return this.sendBytes(frame.for(this.codec));
   }
 
+  private sendBytes(bytes: Buffer): boolean {
+    if (!this.write(bytes)) return false;
+    this.metrics.framesOut.inc();
+    this.metrics.bytesOut.inc(bytes.length);
+    return true;
+  }
+
   /**
    * The only way bytes leave: refuses to queue past `maxBuffered` (a client that does not read
    * is closed with 4009 rather than buffered for without bound). Text frames go as a Buffer with
-   * `binary: false`, so `ws` neither re-encodes a string nor copies per socket.
+   * `binary: false`, so `ws` neither re-encodes a string nor copies per socket. Not counted here:
+   * {@link fanOut} counts a whole fan-out at once.
+   * @internal
    */
-  private sendBytes(bytes: Buffer): boolean {
-    if (this.ws.readyState !== WebSocket.OPEN) return false;
+  write(bytes: Buffer): boolean {
+    if (this.closing || this.ws.readyState !== WebSocket.OPEN) return false;
     const buffered = this.ws.bufferedAmount;
     if (buffered > 0 && buffered + bytes.length > this.settings.maxBuffered) {
       this.close(CloseCode.SLOW_CONSUMER, 'slow consumer');
       return false;
     }
-    this.ws.send(bytes, { binary: this.codec.binary });
-    this.metrics.framesOut.inc();
-    this.metrics.bytesOut.inc(bytes.length);
+    this.ws.send(bytes, this.codec.binary ? BINARY : TEXT);
     return true;
   }
 
