@@ -65,12 +65,14 @@ describe('admin access', () => {
     ).toBe(401);
   });
 
-  it('serves no page when admin.page is false and refuses to start with no way to authenticate', async () => {
+  it('serves no page when admin.page is false, refuses a page folder without index.html, and refuses to start with no way to authenticate', async () => {
     const s = await adminServer();
     expect((await fetch(`${s.http}/admin/`)).status).toBe(404);
     await expect(
       startServer({ admin: { page: false }, apiKey: undefined, auth: { authenticate: () => ({ user: 'x' }) } }),
     ).rejects.toThrow(/no way to authenticate operators/);
+    const empty = await mkdtemp(join(tmpdir(), 'tether-admin-empty-'));
+    await expect(startServer({ admin: { page: empty } })).rejects.toThrow(/admin.page: no index.html in/);
   });
 
   it('logs in with the API key at /admin/login; the cookie opens the page and the admin socket', async () => {
