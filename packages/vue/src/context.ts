@@ -87,19 +87,21 @@ export function contextOf(client: TetherClient): TetherContext {
 }
 
 /**
- * @internal Adds a consumer to a channel, subscribing on the first one. Returns the release
- * function: the last release unsubscribes and removes every listener the entry added.
+ * @internal Adds a consumer to a channel, subscribing on the first one (with `history`, when given:
+ * later consumers of a shared subscription get what follows, not the history again). Returns the
+ * release function: the last release unsubscribes and removes every listener the entry added.
  */
 export function acquireChannel(
   ctx: TetherContext,
   name: string,
   consumer: ChannelConsumer,
+  history?: number,
 ): {
   entry: ChannelEntry;
   release: () => void;
 } {
   let entry = ctx.channels.get(name);
-  if (!entry || entry.sub.state === 'unsubscribed') entry = openEntry(ctx, name);
+  if (!entry || entry.sub.state === 'unsubscribed') entry = openEntry(ctx, name, history);
   const e = entry;
   e.consumers.add(consumer);
   let released = false;
@@ -114,7 +116,7 @@ export function acquireChannel(
   };
 }
 
-function openEntry(ctx: TetherContext, name: string): ChannelEntry {
+function openEntry(ctx: TetherContext, name: string, history?: number): ChannelEntry {
   const consumers = new Set<ChannelConsumer>();
   // Each callback iterates a copy: a consumer may release itself from inside its handler.
   const each = (fn: (c: ChannelConsumer) => void): void => {
@@ -126,6 +128,7 @@ function openEntry(ctx: TetherContext, name: string): ChannelEntry {
     onJoin: (ev) => each((c) => c.onJoin?.(ev)),
     onLeave: (ev) => each((c) => c.onLeave?.(ev)),
     onPresence: (diff) => each((c) => c.onPresence?.(diff)),
+    ...(history && { history }),
   });
   const status = shallowRef<ChannelStatus>(sub.state);
   const error = shallowRef<unknown>(undefined);

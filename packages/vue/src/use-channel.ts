@@ -16,6 +16,12 @@ export interface UseChannelOptions<D = unknown> {
   onMessage?: (data: D) => void;
   /** Called when publications were missed and cannot be replayed: reload from your source of truth. @default undefined */
   onGap?: (gap: GapContext) => void;
+  /**
+   * On subscribing, load the channel's last `history` publications into `messages` (and through
+   * `onMessage`), then continue live: no gap, no duplicate. When the namespace keeps fewer, `gap`
+   * is set. A component joining a channel another one already holds gets only what follows. @default 0
+   */
+  history?: number;
 }
 
 export interface UseChannelReturn<D = unknown> {
@@ -38,7 +44,7 @@ export interface UseChannelReturn<D = unknown> {
  * on the same channel share one client subscription; the last one to unmount unsubscribes. A ref or
  * getter name re-subscribes when it changes; an empty name means "no channel".
  * @example
- * const { messages, publish, status } = useChannel(() => `room:${roomId.value}`, { keep: 100 })
+ * const { messages, publish, status } = useChannel(() => `room:${roomId.value}`, { keep: 100, history: 50 })
  */
 export function useChannel<D = unknown>(
   name: MaybeRefOrGetter<string | null | undefined>,
@@ -47,6 +53,9 @@ export function useChannel<D = unknown>(
   const keep = options.keep ?? 200;
   if (!Number.isInteger(keep) || keep < 0)
     throw new RangeError(`useChannel: keep must be an integer >= 0, got ${keep}`);
+  const history = options.history ?? 0;
+  if (!Number.isInteger(history) || history < 0)
+    throw new RangeError(`useChannel: history must be an integer >= 0, got ${history}`);
   const ctx = useTetherContext('useChannel()');
   const messages = shallowRef<readonly D[]>([]);
   const status = shallowRef<ChannelStatus>('unsubscribed');
@@ -54,20 +63,25 @@ export function useChannel<D = unknown>(
   const gap = shallowRef<GapContext | undefined>(undefined);
 
   const open = (next: string): (() => void) => {
-    const acquired = acquireChannel(ctx, next, {
-      onMessage(data) {
-        options.onMessage?.(data as D);
-        if (keep === 0) return;
-        const list = messages.value;
-        // A new array each time: shallowRef consumers see the change, and the bound holds.
-        messages.value =
-          list.length >= keep ? [...list.slice(list.length - keep + 1), data as D] : [...list, data as D];
+    const acquired = acquireChannel(
+      ctx,
+      next,
+      {
+        onMessage(data) {
+          options.onMessage?.(data as D);
+          if (keep === 0) return;
+          const list = messages.value;
+          // A new array each time: shallowRef consumers see the change, and the bound holds.
+          messages.value =
+            list.length >= keep ? [...list.slice(list.length - keep + 1), data as D] : [...list, data as D];
+        },
+        onGap(g) {
+          gap.value = g;
+          options.onGap?.(g);
+        },
       },
-      onGap(g) {
-        gap.value = g;
-        options.onGap?.(g);
-      },
-    });
+      history,
+    );
     // Mirror the shared entry's status and error into this consumer's refs.
     const stopMirror = watch(
       [acquired.entry.status, acquired.entry.error],
