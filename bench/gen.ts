@@ -137,19 +137,21 @@ async function idle(c: Command) {
 async function fanout(c: Command) {
   const { clients } = await connectAll(c, c.n, true);
   const pub = await connect(c.kind, c.ports[0] as number, token);
+  // A Tether channel of the default namespace takes publications from its subscribers only.
+  if (c.channel?.startsWith('room:')) await pub.subscribe(c.channel);
   let delivered = 0;
   for (const s of clients) s.onDelivery = () => delivered++;
   const n = clients.length;
   const size = c.size ?? 100;
   // Warm-up: the JIT and every socket's buffers, then the measured burst.
-  for (let i = 0; i < 20; i++) pub.publish(payload(size));
+  for (let i = 0; i < 20; i++) pub.publish(payload(size), c.channel);
   await until(() => delivered >= 20 * n, c.timeoutMs);
   delivered = 0;
   const messages = c.messages ?? 100;
   const cpu0 = cpu(c.pids);
   const gen0 = process.cpuUsage();
   const t0 = now();
-  for (let i = 0; i < messages; i++) pub.publish(payload(size));
+  for (let i = 0; i < messages; i++) pub.publish(payload(size), c.channel);
   const finished = await until(() => delivered >= messages * n, c.timeoutMs);
   const seconds = (now() - t0) / 1000;
   const cpuS = cpu(c.pids) - cpu0;

@@ -107,6 +107,11 @@ export function ratios(f: Figures): Record<string, Ratio> {
     add('fanout10k', 'fan-out 10k: delivered/s', 'fanout-10k', 'deliveredPerS', 'higher', 1.0);
     add('fanout10kCpu', 'fan-out 10k: delivered per server CPU-s', 'fanout-10k', 'deliveredPerCpuS', 'higher', 1.0);
   }
+  if (R['fanout-10k-room'] && R['fanout-10k']) {
+    // Tether on the default namespace (presence on) against raw ws's 10k fan-out of the same run.
+    const label = 'fan-out 10k, default namespace: delivered/s';
+    add('fanout10kRoom', label, 'fanout-10k-room', 'deliveredPerS', 'higher', 1.0, 'fanout-10k');
+  }
   add('latencyP50', 'latency p50', 'latency', 'p50', 'lower');
   add('latencyP99', 'latency p99', 'latency', 'p99', 'lower', 1.2);
   add('latencyP999', 'latency p99.9', 'latency', 'p999', 'lower');
@@ -205,6 +210,16 @@ export function markdown(f: Figures): string {
       `${id}: delivered per server CPU-second`,
       ...cells(f, id, (r) => k(num(r, 'deliveredPerCpuS'))),
       ratio(id === 'fanout-10k' ? 'fanout10kCpu' : 'fanout1kCpu'),
+    ]);
+  }
+  if (R['fanout-10k-room']) {
+    const t = R['fanout-10k-room'].tether;
+    rows.push([
+      'fanout-10k on `room:*`, the default namespace (presence on): delivered/s (server CPU)',
+      '—',
+      '—',
+      t ? `${k(num(t, 'deliveredPerS'))} (${pct(num(t, 'serverCpu'))})${unfinished(t, 'timed out')}` : '—',
+      ratio('fanout10kRoom'),
     ]);
   }
   if (R.latency) {

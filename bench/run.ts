@@ -58,6 +58,13 @@ const SCENARIOS: Scenario[] = [
     fullOnly: true,
   },
   {
+    // The headline failure: 10k subscribers of one channel with presence on (the default).
+    id: 'fanout-10k-room',
+    command: { scenario: 'fanout', n: 10_000, messages: 50, size: 100, channel: 'room:fanout', timeoutMs: 120_000 },
+    kinds: ['tether'],
+    fullOnly: true,
+  },
+  {
     id: 'latency',
     command: { scenario: 'latency', n: q(1_000, 500), rate: 50, seconds: q(5, 1), size: 100, timeoutMs: 30_000 },
     kinds: ALL,

@@ -20,7 +20,8 @@ export interface WireClient {
   onClose: (() => void) | undefined;
   /** Joins the room / subscribes to the channel; resolves when the server confirmed. */
   subscribe(channel?: string): Promise<void>;
-  publish(json: string): void;
+  /** Sends a publication (Tether: to `channel`, the benchmark channel by default). */
+  publish(json: string, channel?: string): void;
   /** One request/reply (echo RPC); resolves on the reply. */
   request(json: string): Promise<void>;
   close(): void;
@@ -86,7 +87,7 @@ abstract class Base implements WireClient {
     ws.on('error', () => {});
   }
   abstract subscribe(channel?: string): Promise<void>;
-  abstract publish(json: string): void;
+  abstract publish(json: string, channel?: string): void;
   abstract request(json: string): Promise<void>;
   close(): void {
     this.ws.close();
@@ -238,8 +239,8 @@ class TetherClient extends Base {
     const since = this.position ? `,"since":${JSON.stringify(this.position)}` : '';
     return this.command(`"type":"subscribe","channel":${JSON.stringify(channel)}${since}`);
   }
-  publish(json: string): void {
-    this.ws.send(`{"type":"publish","id":${this.nextId++},"channel":"${CHANNEL}","data":${json}}`);
+  publish(json: string, channel = CHANNEL): void {
+    this.ws.send(`{"type":"publish","id":${this.nextId++},"channel":${JSON.stringify(channel)},"data":${json}}`);
   }
   request(json: string): Promise<void> {
     return this.command(`"type":"rpc","method":"echo","params":${json}`);
