@@ -167,10 +167,11 @@ describe('state machine and backoff', () => {
     expect(sockets.all[0]?.closed).toBeDefined();
   });
 
-  it('a server that echoes the subprotocol but never welcomes is run in plain mode after welcomeTimeout', () => {
+  it('JSON offers no subprotocol; a silent server is taken for plain after welcomeTimeout, a late welcome upgrades', () => {
     const c = make({ welcomeTimeout: 200 });
     c.connect();
-    sockets.last().open('tether.v1');
+    expect(sockets.last().protocols).toEqual([]);
+    sockets.last().open('');
     vi.advanceTimersByTime(199);
     expect(c.state).toBe('connecting');
     vi.advanceTimersByTime(1);
@@ -184,16 +185,27 @@ describe('state machine and backoff', () => {
     expect(c.stats.reconnects).toBe(0);
   });
 
-  it('a server that selects no subprotocol is plain at once; frames arrive as JSON or raw strings', () => {
+  it('a plain server is open at its first frame that is not a Tether frame; frames arrive as JSON or raw strings', () => {
     const c = make();
     const got: unknown[] = [];
     c.on('message', (m) => got.push(m));
     c.connect();
     sockets.last().open('');
-    expect(c.state).toBe('open');
+    expect(c.state).toBe('connecting');
     sockets.last().receive({ type: 'welcome-ish', a: 1 });
+    expect(c.state).toBe('open');
+    expect(c.plain).toBe(true);
     sockets.last().receive('hello');
     expect(got).toEqual([{ type: 'welcome-ish', a: 1 }, 'hello']);
+  });
+
+  it('plain: true opens at once, without waiting for a welcome', () => {
+    const c = make({ plain: true });
+    c.connect();
+    expect(sockets.last().protocols).toEqual([]);
+    sockets.last().open('');
+    expect(c.state).toBe('open');
+    expect(c.plain).toBe(true);
   });
 
   it('rotates several URLs on failure', () => {

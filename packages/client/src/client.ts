@@ -6,7 +6,7 @@
  * requests.ts, liveness.ts, handshake.ts, connect-params.ts, reconnect.ts, subscriptions.ts.
  * @module
  */
-import { closePolicy, isServerFrame, type ServerFrame, type WelcomeFrame } from '@tether/protocol';
+import { closeReaction, isServerFrame, type ServerFrame, type WelcomeFrame } from '@tether/protocol';
 import { ABNORMAL, NORMAL, UNAUTHORIZED } from './close-codes.js';
 import { createConnectParams } from './connect-params.js';
 import { deferred } from './deferred.js';
@@ -117,6 +117,17 @@ export function createClient(options: ClientOptions): TetherClient {
     waiter = undefined;
   }
 
+  /** `stats.rtt` from the heartbeat; only on an open Tether connection (a plain server would not answer). */
+  function measure(): void {
+    if (isOpen() && !shake.plain) rtt().catch(noop);
+  }
+
+  /** Measures the round trip with a `ping` (Tether mode, open). */
+  function rtt(): Promise<number> {
+    const start = Date.now();
+    return requests.request({ type: 'ping' }).then(() => (stats.rtt = Date.now() - start));
+  }
+
   function receive(data: RawData): void {
     liveness.seen();
     const value = shake.decode(data);
@@ -135,8 +146,11 @@ export function createClient(options: ClientOptions): TetherClient {
   function frame(f: ServerFrame): void {
     if (f.type === 'welcome') {
       if (state !== 'open' || shake.plain) ready(f);
-    } else if (f.type === 'ping') write(shake.encode({ type: 'pong' }));
-    else if (!requests.receive(f)) {
+    } else if (f.type === 'ping') {
+      write(shake.encode({ type: 'pong' }));
+      // The server's heartbeat paces the client's own ping: the round trip at most once an interval.
+      measure();
+    } else if (!requests.receive(f)) {
       if (f.type === 'error') emitter.emit('error', new ServerError(f.error.code, f.error.message));
       else subs.route(f);
       emitter.emit('message', f);
@@ -159,10 +173,10 @@ export function createClient(options: ClientOptions): TetherClient {
     shake.start(() => exit(ABNORMAL, 'connect timeout'));
     try {
       transport = params.open(token, shake.protocols(), {
-        onOpen(protocol) {
+        onOpen() {
           if (my !== gen) return;
           liveness.seen();
-          shake.opened(protocol, ready);
+          shake.opened(ready);
         },
         onMessage: (data) => my === gen && receive(data),
         onClose: (code, reason) => my === gen && exit(code, reason),
@@ -187,7 +201,7 @@ export function createClient(options: ClientOptions): TetherClient {
     transport = undefined;
     for (const part of [shake, retry, liveness, params]) part.stop();
     const wasOpen = state === 'open';
-    const policy = closePolicy(code);
+    const policy = closeReaction(code);
     const stop = how === 'stop';
     if (!stop) {
       if (openedAt) retry.lasted(Date.now() - openedAt);
@@ -253,6 +267,12 @@ export function createClient(options: ClientOptions): TetherClient {
       return promise;
     },
 
+    reconnect() {
+      if (state === 'reconnecting') retry.now();
+      else if (state === 'open') live() && liveness.probe();
+      else if (state !== 'connecting') void this.connect().catch(noop);
+    },
+
     close: () => exit(NORMAL, 'closed by client', 'stop'),
     send: (data) => requests.send(shake.encode(data)),
     rpc: <R>(method: string, params?: unknown, opts: { timeout?: number | string } = {}) =>
@@ -267,8 +287,7 @@ export function createClient(options: ClientOptions): TetherClient {
         return Promise.reject(
           new DisconnectedError(stats.lastClose?.code ?? ABNORMAL, 'ping needs an open Tether connection'),
         );
-      const start = Date.now();
-      return requests.request({ type: 'ping' }).then(() => (stats.rtt = Date.now() - start));
+      return rtt();
     },
   };
 }

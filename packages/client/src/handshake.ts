@@ -1,7 +1,10 @@
 /**
- * The handshake: does this server speak Tether? A socket whose subprotocol is not `tether.v1*`
- * is plain at once; one that is gets `welcomeTimeout` to send `welcome` before it is taken for a
- * plain `ws` server that merely echoed our subprotocol — a guess a late `welcome` still corrects.
+ * The handshake: does this server speak Tether? JSON offers no subprotocol — a Tether server
+ * takes a connection that offers none as JSON, and browsers fail the handshake when a server
+ * selects none of those offered, as most servers do — so a Tether server is recognised by its
+ * `welcome`, which it sends at once. The first frame that is not a Tether frame, or
+ * `welcomeTimeout` of silence, means a plain server — a guess a late `welcome` still corrects.
+ * Only a binary codec (MessagePack) offers its subprotocol: it needs a Tether server anyway.
  * Also the wire format that follows from the answer: how frames are encoded and decoded.
  * @module
  */
@@ -20,40 +23,33 @@ export function createHandshake(
   /** The connect deadline of this attempt, then its welcome deadline. */
   let timer: ReturnType<typeof setTimeout> | undefined;
   let plain = false;
-  /** The socket selected a `tether.v1*` subprotocol. */
-  let tetherSocket = false;
-  /** Plain mode was a guess on a Tether socket (no welcome yet): a late welcome still upgrades it. */
+  /** Plain mode was a guess (no welcome yet, not `plain: true`): a late welcome still upgrades it. */
   let guessed = false;
 
   return {
     get plain() {
       return plain;
     },
-    protocols: (): string[] => (forcePlain ? [] : [wire.name]),
+    protocols: (): string[] => (wire.binary && !forcePlain ? [wire.name] : []),
 
     /** An attempt begins: `timeout` runs unless it opens within `connectTimeout`. */
     start(timeout: () => void): void {
       timer = setTimeout(timeout, o.connectTimeout);
     },
 
-    /** The socket opened with `protocol`: `ready` now (plain), or after a silence of `welcomeTimeout`. */
-    opened(protocol: string, ready: () => void): void {
-      tetherSocket = protocol.startsWith('tether.v1');
+    /** The socket opened: `ready` now (`plain: true`), or after a silence of `welcomeTimeout`. */
+    opened(ready: () => void): void {
       clearTimeout(timer);
-      if (!tetherSocket) {
-        ready();
-        return;
-      }
-      // A Tether server welcomes at once; `ws`-based plain servers echo our subprotocol but
-      // may never speak first, so silence after open means plain mode.
-      timer = setTimeout(ready, o.welcomeTimeout);
+      // A Tether server welcomes at once; a plain server may never speak first.
+      if (forcePlain) ready();
+      else timer = setTimeout(ready, o.welcomeTimeout);
     },
 
     /** The connection is ready: welcomed, or (no `welcome`) plain. */
     ready(welcomed: boolean): void {
       clearTimeout(timer);
       plain = !welcomed;
-      guessed = plain && tetherSocket;
+      guessed = plain && !forcePlain;
     },
 
     stop(): void {

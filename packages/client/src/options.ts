@@ -14,9 +14,11 @@ export const CLIENT_DEFAULTS = {
   /** Plain mode: the heartbeat interval, and the silence tolerated when no welcome announced one. */
   heartbeat: { interval: 30_000, timeout: 10_000 },
   queue: { max: 1000 },
+  /** 0: a queued request waits for the connection as long as the client keeps reconnecting. */
+  queueTimeout: 0,
   requestTimeout: 10_000,
   connectTimeout: 10_000,
-  welcomeTimeout: 2000,
+  welcomeTimeout: 500,
 } as const;
 
 /** @internal Options with every default applied. */
@@ -26,6 +28,8 @@ export interface ResolvedOptions {
   reconnect: ReconnectOptions;
   heartbeat: { timeout: number | undefined; interval: number; send: ClientHeartbeatOptions['send'] };
   queueMax: number;
+  /** 0: no bound. */
+  queueTimeout: number;
   requestTimeout: number;
   connectTimeout: number;
   welcomeTimeout: number;
@@ -70,6 +74,7 @@ export function resolveOptions(o: ClientOptions): ResolvedOptions {
       send: hb.send,
     },
     queueMax: o.queue?.max ?? d.queue.max,
+    queueTimeout: ms(o.queueTimeout ?? d.queueTimeout, 'queueTimeout'),
     requestTimeout: ms(o.requestTimeout ?? d.requestTimeout, 'requestTimeout'),
     connectTimeout: ms(o.connectTimeout ?? d.connectTimeout, 'connectTimeout'),
     welcomeTimeout: ms(o.welcomeTimeout ?? d.welcomeTimeout, 'welcomeTimeout'),

@@ -102,6 +102,13 @@ export function createReconnect(
       attempts++;
       return { attempt: attempts, delay: reconnectDelay(backoff, attempts, o.reconnect, o.random) };
     },
+    /** `client.reconnect()` while waiting: the next attempt runs now, offline or not. */
+    now(): void {
+      if (!connecting()) {
+        clearTimeout(timer);
+        run();
+      }
+    },
     /** Runs the next attempt after `delay`, unless offline (then `online` runs it). */
     wait(delay: number): void {
       if (!offline && !timer) timer = setTimeout(run, delay);

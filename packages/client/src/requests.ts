@@ -1,7 +1,9 @@
 /**
  * Requests and the offline queue: the table of requests awaiting a reply, the bounded outbox of
- * frames waiting for the next `welcome`, per-request timeouts, and what a dropped connection does
- * to each request by its kind. Every request settles exactly once.
+ * frames waiting for the next open, per-request timeouts, and what a dropped connection does
+ * to each request by its kind. Every request settles exactly once. A queued request waits for
+ * the connection without a deadline (unless `queueTimeout`): its reply timeout starts when it is
+ * written, so a message typed during an outage goes out once the connection is back.
  * @module
  */
 import type { Duration, ServerFrame } from '@tether/protocol';
@@ -23,7 +25,9 @@ interface Pending {
   data: Data;
   kind: RequestKind;
   sent: boolean;
-  timer: ReturnType<typeof setTimeout>;
+  /** The reply timeout (ms) that starts when the request is written. */
+  ms: number;
+  timer?: ReturnType<typeof setTimeout>;
   done: Done;
 }
 
@@ -36,14 +40,14 @@ type Data = string | Uint8Array;
 
 /**
  * @internal
- * @param o `queueMax` and `requestTimeout` are read from it.
+ * @param o `queueMax`, `queueTimeout` and `requestTimeout` are read from it.
  * @param live Open, verified, and the socket writable now.
  * @param closed Stopped for good: new requests reject at once.
  * @param encode Encodes a frame for the current connection.
  * @param write Writes to the current socket.
  */
 export function createRequests(
-  o: Pick<ResolvedOptions, 'queueMax' | 'requestTimeout'>,
+  o: Pick<ResolvedOptions, 'queueMax' | 'queueTimeout' | 'requestTimeout'>,
   live: () => boolean,
   closed: () => boolean,
   encode: (frame: object) => Data,
@@ -53,34 +57,40 @@ export function createRequests(
   let outbox: Outgoing[] = [];
   const pending = new Map<number, Pending>();
 
+  /** Starts `p`'s deadline: `ms` from now, or none. */
+  function arm(p: Pending, ms: number, what: string): void {
+    clearTimeout(p.timer);
+    if (ms)
+      p.timer = setTimeout(() => {
+        pending.delete(p.id);
+        outbox = outbox.filter((o) => o !== p);
+        p.done(false, new TimeoutError(`${what} ${ms} ms`));
+      }, ms);
+  }
+
+  /** Writes `p` now; its reply timeout starts. */
+  function put(p: Pending): void {
+    write(p.data);
+    p.sent = true;
+    arm(p, p.ms, 'no reply within');
+  }
+
   function command(body: object, timeout: Duration, kind: RequestKind, done: Done): void {
     if (closed()) {
       done(false, new DisconnectedError(NORMAL, 'client is closed'));
       return;
     }
     const id = ++seq;
-    const ms = toMs(timeout, 'timeout');
-    const p: Pending = {
-      id,
-      data: encode({ ...body, id }),
-      kind,
-      sent: false,
-      done,
-      timer: setTimeout(() => {
-        pending.delete(id);
-        outbox = outbox.filter((o) => o !== p);
-        done(false, new TimeoutError(`no reply within ${ms} ms`));
-      }, ms),
-    };
+    const p: Pending = { id, data: encode({ ...body, id }), kind, sent: false, done, ms: toMs(timeout, 'timeout') };
     // A subscribe is written only while opening or open; it never waits in the outbox.
-    if (kind === 'subscribe' || live()) {
-      write(p.data);
-      p.sent = true;
-    } else if (outbox.length >= o.queueMax) {
-      clearTimeout(p.timer);
+    if (kind === 'subscribe' || live()) put(p);
+    else if (outbox.length >= o.queueMax) {
       done(false, new QueueFullError(o.queueMax));
       return;
-    } else outbox.push(p);
+    } else {
+      outbox.push(p);
+      arm(p, o.queueTimeout, 'queued longer than');
+    }
     pending.set(id, p);
   }
 
@@ -115,14 +125,11 @@ export function createRequests(
       return true;
     },
 
-    /** After `welcome`: resends and the offline queue, in call order. */
+    /** After `welcome` (plain: open): resends and the offline queue, in call order. */
     flush(): void {
       for (const o of outbox) {
         if ('raw' in o) write(o.raw);
-        else if (pending.get(o.id) === o) {
-          write(o.data);
-          o.sent = true;
-        }
+        else if (pending.get(o.id) === o) put(o);
       }
       outbox = [];
     },
@@ -135,6 +142,8 @@ export function createRequests(
         if (p.kind === 'resend') {
           p.sent = false;
           resend.push(p);
+          // Waits for the connection again, as a queued request does.
+          arm(p, o.queueTimeout, 'queued longer than');
         } else {
           pending.delete(id);
           clearTimeout(p.timer);

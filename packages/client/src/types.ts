@@ -37,9 +37,15 @@ export interface ClientOptions {
   /** Backoff between attempts. @default { minDelay: 500, maxDelay: 30000, factor: 2, jitter: 0.5, maxAttempts: Infinity } */
   reconnect?: ClientReconnectOptions;
   heartbeat?: ClientHeartbeatOptions;
-  /** Frames buffered while not open, flushed in order after the next `welcome`. @default { max: 1000 } */
+  /** Frames buffered while not open, flushed in order after the next `welcome` (plain: open). @default { max: 1000 } */
   queue?: { max?: number };
-  /** Default timeout for `rpc`, `publish`, `subscribe`, `presence`, `ping`. @default 10000 */
+  /**
+   * How long a `publish`/`rpc` made while offline may wait in the queue before it rejects with
+   * `TimeoutError`. @default 0 (no bound: it waits as long as the client reconnects; it rejects
+   * with `DisconnectedError` when the client stops for good)
+   */
+  queueTimeout?: Duration;
+  /** Reply timeout of `rpc`, `publish`, `subscribe`, `presence`, `ping`, counted from when the request is written (not while it waits in the queue). @default 10000 */
   requestTimeout?: Duration;
   /** Time an attempt may take from socket creation to `welcome`. @default 10000 */
   connectTimeout?: Duration;
@@ -52,9 +58,10 @@ export interface ClientOptions {
   /** A WebSocket implementation for runtimes without a global one (Node 20: `WebSocket` from `ws`). @default globalThis.WebSocket */
   WebSocket?: WebSocketConstructor;
   /**
-   * How long to wait after the socket opens for the server's `welcome` before assuming a plain
-   * (non-Tether) server that selected our subprotocol anyway, as `ws` servers do by default.
-   * @default 2000
+   * How long to wait after the socket opens for the server's `welcome` (a Tether server sends it
+   * at once) before taking the server for a plain one; a plain server's first frame ends the wait
+   * sooner, and a late `welcome` still switches the connection to Tether mode.
+   * @default 500
    */
   welcomeTimeout?: Duration;
   /**
@@ -63,7 +70,7 @@ export interface ClientOptions {
    * @default false
    */
   authHeader?: boolean;
-  /** Skip the Tether handshake: offer no subprotocol and open as soon as the socket opens. @default false (detected) */
+  /** Never Tether: open as soon as the socket opens, without waiting for a `welcome`. @default false (detected by the `welcome`) */
   plain?: boolean;
   /** Random source for backoff jitter (tests pin it). @default Math.random */
   random?: () => number;
@@ -93,7 +100,7 @@ export interface ReconnectingContext {
 }
 
 export interface ClientStats {
-  /** Round-trip time (ms) of the last `ping()`. */
+  /** Round-trip time (ms): Tether mode measures it with a `ping` after `welcome` and after each server heartbeat, and on `ping()`. */
   rtt: number | undefined;
   /** Successful reconnections since creation. */
   reconnects: number;
@@ -130,12 +137,21 @@ export interface TetherClient {
   listenerCount: Emitter<ClientEvents>['listenerCount'];
   /** Idempotent. Resolves on `welcome` (plain: on open); rejects only when the client gives up. */
   connect(): Promise<void>;
+  /**
+   * Reconnect now: while waiting out a backoff, the next attempt runs at once (even offline);
+   * while open, the connection is verified with a liveness probe; idle or closed, `connect()`.
+   */
+  reconnect(): void;
   /** Closes with 1000 and stops: no reconnect, every timer and listener cleared, pending requests rejected. */
   close(): void;
   /** Sends a raw frame (strings as they are, objects encoded). Returns false when it was queued. Throws `QueueFullError`. */
   send(data: unknown): boolean;
   rpc<R = unknown>(method: string, params?: unknown, options?: { timeout?: Duration }): Promise<R>;
-  /** Publishes with an idempotency key, so it is resent after a reconnect without doubling. */
+  /**
+   * Publishes with an idempotency key (`options.key`, or a random one), so it is resent after a
+   * reconnect without doubling; pass your own stable `key` to retry safely after a `TimeoutError`
+   * or a page reload.
+   */
   publish(channel: string, data: unknown, options?: ClientPublishOptions): Promise<PublishResult>;
   subscribe<D = unknown>(channel: string, options?: SubscribeOptions<D>): Subscription<D>;
   /** Resolves with the round-trip time in ms. */

@@ -68,35 +68,72 @@ export interface ClosePolicy {
   meaning: string;
 }
 
-const policy = (
+/** What the client does after a close: a {@link ClosePolicy} without its words. */
+export type CloseReaction = Omit<ClosePolicy, 'meaning'>;
+
+const react = (
   reconnect: boolean,
   backoff: BackoffClass,
-  meaning: string,
   extra: Partial<Pick<ClosePolicy, 'refreshToken' | 'report'>> = {},
-): ClosePolicy => ({ reconnect, backoff, refreshToken: false, report: false, meaning, ...extra });
+): CloseReaction => ({ reconnect, backoff, refreshToken: false, report: false, ...extra });
 
-/** The client's reaction to each close code. Codes not listed follow {@link DEFAULT_CLOSE_POLICY}. */
-export const CLOSE_POLICY: Readonly<Record<number, ClosePolicy>> = {
-  1000: policy(false, 'normal', 'normal close'),
-  1001: policy(true, 'quick', 'server going away'),
-  1002: policy(true, 'normal', 'WebSocket protocol error', { report: true }),
-  1006: policy(true, 'normal', 'connection lost without a close frame'),
-  1007: policy(true, 'normal', 'text frame not valid UTF-8', { report: true }),
-  1008: policy(true, 'normal', 'policy violation'),
-  1009: policy(true, 'normal', 'frame larger than maxPayload', { report: true }),
-  1011: policy(true, 'normal', 'internal server error'),
-  1012: policy(true, 'quick', 'server restarting (draining)'),
-  1013: policy(true, 'long', 'server overloaded, try later'),
-  4000: policy(false, 'normal', 'repeated malformed frames', { report: true }),
-  4001: policy(true, 'normal', 'token expired or unauthorized', { refreshToken: true }),
-  4003: policy(false, 'normal', 'forbidden', { report: true }),
-  4008: policy(true, 'long', 'rate limited', { report: true }),
-  4009: policy(true, 'normal', 'slow consumer: send buffer over limit'),
-  4010: policy(true, 'normal', 'heartbeat timeout'),
+const REACTIONS: Readonly<Record<number, CloseReaction>> = {
+  1000: react(false, 'normal'),
+  1001: react(true, 'quick'),
+  1002: react(true, 'normal', { report: true }),
+  1006: react(true, 'normal'),
+  1007: react(true, 'normal', { report: true }),
+  1008: react(true, 'normal'),
+  1009: react(true, 'normal', { report: true }),
+  1011: react(true, 'normal'),
+  1012: react(true, 'quick'),
+  1013: react(true, 'long'),
+  4000: react(false, 'normal', { report: true }),
+  4001: react(true, 'normal', { refreshToken: true }),
+  4003: react(false, 'normal', { report: true }),
+  4008: react(true, 'long', { report: true }),
+  4009: react(true, 'normal'),
+  4010: react(true, 'normal'),
+};
+const DEFAULT_REACTION = react(true, 'normal');
+
+// The words live apart from the reactions so a client bundle (which needs only `closeReaction`)
+// leaves them out: every export below is pure and tree-shaken when unused.
+const MEANINGS: Readonly<Record<number, string>> = {
+  1000: 'normal close',
+  1001: 'server going away',
+  1002: 'WebSocket protocol error',
+  1006: 'connection lost without a close frame',
+  1007: 'text frame not valid UTF-8',
+  1008: 'policy violation',
+  1009: 'frame larger than maxPayload',
+  1011: 'internal server error',
+  1012: 'server restarting (draining)',
+  1013: 'server overloaded, try later',
+  4000: 'repeated malformed frames',
+  4001: 'token expired or unauthorized',
+  4003: 'forbidden',
+  4008: 'rate limited',
+  4009: 'slow consumer: send buffer over limit',
+  4010: 'heartbeat timeout',
 };
 
+/** The client's reaction to `code`, without the words (what `@tether/client` uses). */
+export function closeReaction(code: number): CloseReaction {
+  return REACTIONS[code] ?? DEFAULT_REACTION;
+}
+
+const meant = (r: CloseReaction, meaning: string): ClosePolicy => ({ ...r, meaning });
+
+/** The client's reaction to each close code. Codes not listed follow {@link DEFAULT_CLOSE_POLICY}. */
+export const CLOSE_POLICY: Readonly<Record<number, ClosePolicy>> = /* @__PURE__ */ (() => {
+  const table: Record<number, ClosePolicy> = {};
+  for (const code in REACTIONS) table[code] = meant(REACTIONS[code] as CloseReaction, MEANINGS[code] as string);
+  return table;
+})();
+
 /** Any close code not in the table: a network or server problem worth retrying. */
-export const DEFAULT_CLOSE_POLICY: ClosePolicy = policy(true, 'normal', 'unexpected close');
+export const DEFAULT_CLOSE_POLICY: ClosePolicy = /* @__PURE__ */ meant(DEFAULT_REACTION, 'unexpected close');
 
 export function closePolicy(code: number): ClosePolicy {
   return CLOSE_POLICY[code] ?? DEFAULT_CLOSE_POLICY;

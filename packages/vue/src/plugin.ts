@@ -76,6 +76,7 @@ function ssrContext(): TetherContext {
     off: noop,
     listenerCount: () => 0,
     connect: refuse,
+    reconnect: noop,
     close: noop,
     send: () => false,
     rpc: refuse,
