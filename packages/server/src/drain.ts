@@ -4,7 +4,7 @@
  * cut at the deadline. {@link drainPlan} is the arithmetic, {@link closeConnections} runs it.
  * @module
  */
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { CloseCode } from '@tether/protocol';
 import type { Session } from './session.js';
 
@@ -98,11 +98,29 @@ export async function closeConnections(
   return report;
 }
 
-/** Stops `server` listening; keep-alive HTTP clients get until `end`, then their sockets are cut too. */
+/** How often a closing HTTP server looks for connections that fell idle (ms). */
+const IDLE_CHECK = 50;
+
+/**
+ * Stops `server` listening. Its keep-alive connections would carry requests until their timeout
+ * (a busy publisher's, for ever): each request that arrives from now on is answered with
+ * `Connection: close`, each connection is closed as soon as it falls idle, and whatever is left
+ * at `end` is cut. Requests already being answered are answered.
+ */
 export function closeHttpServer(server: Server, end: number): Promise<void> {
+  const last = (_req: IncomingMessage, res: ServerResponse): void => {
+    res.setHeader('connection', 'close');
+  };
+  server.prependListener('request', last);
+  const idle = setInterval(() => server.closeIdleConnections(), IDLE_CHECK);
+  const cut = setTimeout(() => server.closeAllConnections(), Math.max(0, end - Date.now()));
   return new Promise<void>((resolve) => {
-    server.close(() => resolve());
+    server.close(() => {
+      clearInterval(idle);
+      clearTimeout(cut);
+      server.off('request', last);
+      resolve();
+    });
     server.closeIdleConnections();
-    setTimeout(() => server.closeAllConnections(), Math.max(0, end - Date.now())).unref();
   });
 }
