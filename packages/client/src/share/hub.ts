@@ -11,6 +11,7 @@ import { createClient } from '../client.js';
 import type { Subscription } from '../subscription.js';
 import type { ClientOptions, OpenContext, TetherClient } from '../types.js';
 import { freeze, type HubMessage, type HubRequest, type TabMessage } from './messages.js';
+import { createTokenAsk } from './tokens.js';
 
 /** @internal How the hub reaches its tabs. */
 export interface HubLink {
@@ -42,7 +43,6 @@ interface Chan {
 export type Hub = ReturnType<typeof createHub>;
 
 const noop = (): void => {};
-const TOKEN_TIMEOUT = 10_000;
 
 /**
  * @internal
@@ -51,11 +51,14 @@ const TOKEN_TIMEOUT = 10_000;
 export function createHub(options: ClientOptions, link: HubLink, askTabs: boolean) {
   const tabs = new Map<string, Tab>();
   const chans = new Map<string, Chan>();
-  const tokens = new Map<number, { ok: (v: string | null | undefined) => void; no: (e: Error) => void }>();
-  let tokenSeq = 0;
+  const tokens = createTokenAsk((id) => {
+    const [tab] = where((t) => t.connect);
+    if (tab !== undefined) say(tab, { t: 'tok', id });
+    return tab !== undefined;
+  });
   let closed = false;
 
-  const core: TetherClient = createClient(askTabs ? { ...options, token: askToken } : options);
+  const core: TetherClient = createClient(askTabs ? { ...options, token: tokens.get } : options);
   let opened: OpenContext | undefined;
   const where = (pick: (t: Tab) => boolean): string[] => [...tabs].filter(([, t]) => pick(t)).map(([id]) => id);
   const stateOf = (): HubMessage => ({
@@ -91,24 +94,6 @@ export function createHub(options: ClientOptions, link: HubLink, askTabs: boolea
     ),
   );
   core.on('error', (err) => tell({ t: 'err', e: freeze(err) }));
-
-  function askToken(): Promise<string | null | undefined> {
-    const [tab] = where((t) => t.connect);
-    if (tab === undefined) return Promise.reject(new Error('no tab to ask for a token'));
-    const id = ++tokenSeq;
-    say(tab, { t: 'tok', id });
-    return new Promise((ok, no) => {
-      const timer = setTimeout(() => no(new Error('no token from the tab')), TOKEN_TIMEOUT);
-      const done =
-        <A>(f: (a: A) => void) =>
-        (a: A) => {
-          clearTimeout(timer);
-          tokens.delete(id);
-          f(a);
-        };
-      tokens.set(id, { ok: done(ok), no: done(no) });
-    });
-  }
 
   function covered(since: StreamPosition | undefined | typeof SYNCED, from: StreamPosition | undefined): boolean {
     if (since === undefined || since === SYNCED) return true;
@@ -288,11 +273,8 @@ export function createHub(options: ClientOptions, link: HubLink, askTabs: boolea
         case 'req':
           request(tab, msg.id, msg.r);
           break;
-        case 'tok': {
-          const w = tokens.get(msg.id);
-          if (msg.err !== undefined) w?.no(new Error(msg.err));
-          else w?.ok(msg.v);
-        }
+        case 'tok':
+          tokens.answer(msg.id, msg.v, msg.err);
       }
     },
 
@@ -302,7 +284,7 @@ export function createHub(options: ClientOptions, link: HubLink, askTabs: boolea
     /** The hub stops: its connection closes, the tabs are not told (a new hub takes them over). */
     close(): void {
       closed = true;
-      for (const w of tokens.values()) w.no(new Error('hub closed'));
+      tokens.close();
       core.close();
     },
   };

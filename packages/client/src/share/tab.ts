@@ -141,7 +141,7 @@ export function createTab(options: ClientOptions) {
       if (m.ok) p?.ok(m.v);
       else p?.no(thaw(m.v as Frozen));
     } else
-      token().then(
+      (async () => (typeof options.token === 'function' ? await options.token() : options.token))().then(
         (v) => post({ t: 'tok', id: m.id, v }),
         (err) => post({ t: 'tok', id: m.id, err: freeze(err).m }),
       );
@@ -158,11 +158,6 @@ export function createTab(options: ClientOptions) {
     }
   }
 
-  async function token(): Promise<string | null | undefined> {
-    const t = options.token;
-    return typeof t === 'function' ? await t() : t;
-  }
-
   function request<R>(r: HubRequest): Promise<R> {
     if (state === 'closed') return Promise.reject(new DisconnectedError(NORMAL, 'client is closed'));
     if (!link && pending.size >= queueMax) return Promise.reject(new QueueFullError(queueMax));
@@ -173,6 +168,11 @@ export function createTab(options: ClientOptions) {
     });
   }
 
+  const wants = (event: keyof ClientEvents): Emitter<ClientEvents> => {
+    if (event === 'message' && !want) post({ t: 'want' });
+    want ||= event === 'message';
+    return emitter;
+  };
   const to = (timeout: Duration | undefined): { timeout?: Duration } => (timeout === undefined ? {} : { timeout });
   const host = {
     open: () => state === 'open',
@@ -204,20 +204,9 @@ export function createTab(options: ClientOptions) {
       const s = hub?.stats ?? { rtt: undefined, reconnects: 0, queued: 0, lastClose: undefined };
       return { ...s, rtt: rtt ?? s.rtt, queued: s.queued + [...pending.values()].filter((p) => !p.sent).length };
     },
-    on(event, listener) {
-      if (event === 'message' && !want) {
-        want = true;
-        post({ t: 'want' });
-      }
-      return emitter.on(event, listener);
-    },
-    once: (event, listener) => {
-      const off = client.on(event, (...args) => {
-        off();
-        listener(...args);
-      });
-      return off;
-    },
+    // The hub forwards `message` events only to tabs that listen for them.
+    on: (event, listener) => wants(event).on(event, listener),
+    once: (event, listener) => wants(event).once(event, listener),
     off: emitter.off.bind(emitter),
     listenerCount: emitter.listenerCount.bind(emitter),
 
