@@ -30,7 +30,7 @@ if (/msgpackr/.test(new TextDecoder().decode(code))) {
 // The share entry (`@tether/client/share`, issue 12) has budgets of its own, so the core's stays as
 // it was: what the entry adds to a page on top of the core (both entries bundled together, minus
 // the core alone), and the SharedWorker script, a file of its own that only the worker loads.
-const SHARE_LIMIT = 4608;
+const SHARE_LIMIT = 5120;
 const WORKER_LIMIT = 9216;
 const src = new URL('../src', import.meta.url).pathname;
 const bundle = async (input) => {
