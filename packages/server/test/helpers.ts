@@ -3,8 +3,10 @@
  * frame cursor (bounded waits, no sleeps), and upgrade probes.
  */
 import type { IncomingMessage } from 'node:http';
+import { Writable } from 'node:stream';
 import { type Codec, jsonCodec } from '@tether/protocol';
 import { msgpackCodec } from '@tether/protocol/msgpack';
+import { pino } from 'pino';
 import WebSocket from 'ws';
 import { createServer, type ServerOptions, signToken, type TetherServer } from '../src/index.js';
 
@@ -24,13 +26,33 @@ export interface TestServer {
 
 const open: TetherServer[] = [];
 const clients: RawClient[] = [];
+/** Every log line the helpers' servers wrote in this test, and every token `token()` signed. */
+const logLines: string[] = [];
+const issued = new Set<string>();
+const MAX_LOG_LINES = 10_000;
 
-/** Starts a server on 127.0.0.1, a free port, silent logs and the test secret and API key. */
+/** A trace-level logger that keeps its lines for the secret scan in `cleanup` (printing nothing). */
+function capturingLogger() {
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      if (logLines.length < MAX_LOG_LINES) logLines.push(String(chunk));
+      done();
+    },
+  });
+  return pino({ level: 'trace' }, sink);
+}
+
+/**
+ * Starts a server on 127.0.0.1, a free port, the test secret and API key. Its logs are captured
+ * at trace level (unless the test brings its own `logger` or `logLevel`) and scanned for secrets
+ * by `cleanup`.
+ */
 export async function startServer(options: Partial<ServerOptions> = {}): Promise<TestServer> {
+  const own = options.logger !== undefined || options.logLevel !== undefined;
   const tether = createServer({
     host: '127.0.0.1',
     port: 0,
-    logLevel: 'silent',
+    ...(own ? {} : { logger: capturingLogger() }),
     auth: { jwtSecret: SECRET },
     apiKey: API_KEY,
     ...options,
@@ -40,15 +62,32 @@ export async function startServer(options: Partial<ServerOptions> = {}): Promise
   return { tether, port, url: `ws://127.0.0.1:${port}/ws`, http: `http://127.0.0.1:${port}` };
 }
 
-/** Closes every client and server the helpers opened: call from `afterEach`. */
+/**
+ * Closes every client and server the helpers opened: call from `afterEach`. Then fails the test
+ * if any captured log line holds the API key, a token `token()` signed or its signature.
+ */
 export async function cleanup(): Promise<void> {
   for (const c of clients.splice(0)) c.terminate();
   await Promise.all(open.splice(0).map((t) => t.close({ deadline: 1_000 })));
+  const lines = logLines.splice(0);
+  const secrets = [API_KEY, ...[...issued].flatMap((t) => [t, t.split('.')[2] as string])];
+  issued.clear();
+  for (const line of lines)
+    for (const secret of secrets)
+      if (line.includes(secret)) throw new Error(`a log line holds a secret: ${line.replace(secret, '<secret>')}`);
 }
 
-export function token(user = 'alice', extra: { info?: unknown; channels?: string[]; expiresIn?: number } = {}) {
-  return signToken(SECRET, { user, ...extra });
+export async function token(
+  user = 'alice',
+  extra: { info?: unknown; channels?: string[]; expiresIn?: number } = {},
+): Promise<string> {
+  const t = await signToken(SECRET, { user, ...extra });
+  issued.add(t);
+  return t;
 }
+
+/** How many log lines the helpers' servers wrote in this test so far (the scan is not vacuous). */
+export const capturedLogLines = (): number => logLines.length;
 
 export interface ConnectOptions {
   token?: string;

@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { API_KEY, cleanup, RawClient, refusedStatus, startServer, token } from '../helpers.js';
+import { API_KEY, capturedLogLines, cleanup, RawClient, refusedStatus, startServer, token } from '../helpers.js';
 
 afterEach(cleanup);
 
@@ -84,6 +84,17 @@ describe('oversized requests', () => {
 });
 
 describe('secrets stay out of logs', () => {
+  it('captures every helper server’s log lines at trace level, so cleanup’s secret scan covers the suite', async () => {
+    const server = await startServer();
+    const before = capturedLogLines();
+    const c = await RawClient.connect(server.url, { token: await token('ann') });
+    await c.next('welcome');
+    await refusedStatus(`${server.url}?token=${await token('bob')}x`);
+    await fetch(`${server.http}/api/nowhere?key=${API_KEY}`);
+    // connection open, auth refused, unknown API route: each a line the scan in cleanup reads.
+    expect(capturedLogLines() - before).toBeGreaterThanOrEqual(3);
+  });
+
   it('never logs a token or the API key, at trace level, across every way they travel', async () => {
     const lines: string[] = [];
     const sink = new Writable({
