@@ -10,15 +10,20 @@ import type {
   PresenceClient,
   PresenceDiffFrame,
   PresenceEvent,
+  SubscribeOptions,
   Subscription,
   SubscriptionState,
   TetherClient,
 } from '@tether/client';
 import { type InjectionKey, type ShallowRef, shallowRef } from 'vue';
 
+/** A publication as the client delivers it. */
+type MessageFrame = Parameters<NonNullable<SubscribeOptions['onMessage']>>[1];
+
 /** What a channel consumer (a `useChannel`, a `usePresence`, the chat store) wants to hear. */
 export interface ChannelConsumer {
-  onMessage?: (data: unknown) => void;
+  /** Each publication: its data, and the whole frame (`offset`, `epoch`, `ts`, `from`). */
+  onMessage?: (data: unknown, message: MessageFrame) => void;
   onGap?: (gap: GapContext) => void;
   onJoin?: (event: PresenceEvent) => void;
   onLeave?: (event: PresenceEvent) => void;
@@ -123,7 +128,7 @@ function openEntry(ctx: TetherContext, name: string, history?: number): ChannelE
     for (const c of [...consumers]) fn(c);
   };
   const sub = ctx.client.subscribe(name, {
-    onMessage: (data) => each((c) => c.onMessage?.(data)),
+    onMessage: (data, m) => each((c) => c.onMessage?.(data, m)),
     onGap: (gap) => each((c) => c.onGap?.(gap)),
     onJoin: (ev) => each((c) => c.onJoin?.(ev)),
     onLeave: (ev) => each((c) => c.onLeave?.(ev)),

@@ -3,17 +3,23 @@
  * subscription shared (reference-counted) by every component that uses the same channel.
  * @module
  */
-import type { GapContext, PublishResult } from '@tether/client';
+import type { GapContext, PublishResult, SubscribeOptions } from '@tether/client';
 import { type MaybeRefOrGetter, type ShallowRef, shallowRef, watch } from 'vue';
 import { acquireChannel, type ChannelStatus } from './context.js';
 import { followChannel } from './follow-channel.js';
 import { useTetherContext } from './plugin.js';
 
+/** A publication as the client delivers it (`@tether/protocol`'s `MessageFrame`). */
+type MessageFrame<D> = Parameters<NonNullable<SubscribeOptions<D>['onMessage']>>[1];
+
 export interface UseChannelOptions<D = unknown> {
   /** How many of the latest publications `messages` keeps. @default 200 */
   keep?: number;
-  /** Called for each publication, exactly once and in order (also for ones `keep` drops). @default undefined */
-  onMessage?: (data: D) => void;
+  /**
+   * Called for each publication, exactly once and in order (also for ones `keep` drops), with its
+   * frame (`offset`, `epoch`, `ts`, `from`). @default undefined
+   */
+  onMessage?: (data: D, message: MessageFrame<D>) => void;
   /** Called when publications were missed and cannot be replayed: reload from your source of truth. @default undefined */
   onGap?: (gap: GapContext) => void;
   /**
@@ -67,8 +73,8 @@ export function useChannel<D = unknown>(
       ctx,
       next,
       {
-        onMessage(data) {
-          options.onMessage?.(data as D);
+        onMessage(data, m) {
+          options.onMessage?.(data as D, m as MessageFrame<D>);
           if (keep === 0) return;
           const list = messages.value;
           // A new array each time: shallowRef consumers see the change, and the bound holds.

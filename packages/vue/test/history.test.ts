@@ -33,12 +33,16 @@ const tether = (): TetherPlugin => {
 };
 
 const seen: number[] = [];
+const offsets: number[] = [];
 const View = defineComponent({
   props: { name: { type: String, required: true } },
   setup(props) {
     const { messages, status, gap } = useChannel<{ n: number }>(() => props.name, {
       history: 3,
-      onMessage: (m) => seen.push(m.n),
+      onMessage: (m, frame) => {
+        seen.push(m.n);
+        offsets.push(frame.offset);
+      },
     });
     return () =>
       h(
@@ -53,6 +57,7 @@ const text = (): string | undefined => wrapper?.find('p').text();
 
 it('opens with the last N publications, then continues live, each once', async () => {
   seen.length = 0;
+  offsets.length = 0;
   for (let n = 1; n <= 5; n++) await t.server.publish('room:h', { n });
   wrapper = mount(View, { props: { name: 'room:h' }, global: { plugins: [tether()] } });
   await vi.waitFor(() => expect(wrapper?.find('p').attributes('data-status')).toBe('subscribed'));
@@ -61,6 +66,7 @@ it('opens with the last N publications, then continues live, each once', async (
   await t.server.publish('room:h', { n: 6 });
   await vi.waitFor(() => expect(text()).toBe('3,4,5,6'));
   expect(seen).toEqual([3, 4, 5, 6]);
+  expect(offsets).toEqual([3, 4, 5, 6]);
   expect(wrapper.find('p').attributes('data-gap')).toBe('no');
 });
 
