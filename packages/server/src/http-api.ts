@@ -5,13 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type HistoryQuery, type HistoryResult, isBrokerUnavailable } from '@tether/broker';
-import {
-  channelNameError,
-  MAX_KEY_LENGTH,
-  type PresenceClient,
-  type PublishResult,
-  unsafeValue,
-} from '@tether/protocol';
+import { channelNameError, MAX_KEY_LENGTH, type PresenceClient, type PublishResult } from '@tether/protocol';
 import type { Registry } from 'prom-client';
 import { HTTP_STATUS } from './errors.js';
 import { type BodyResult, readJsonBody, sendError, sendJson } from './http-util.js';
@@ -152,9 +146,6 @@ export function handleApiRequest(backend: ApiBackend, req: IncomingMessage, res:
         const { channel, data, key } = value as Record<string, unknown>;
         channelParam(channel);
         if (data === undefined) throw new RpcError('bad_request', 'body needs "data"');
-        // The same data rules as a WebSocket frame (the body is shaped like one: data one level down).
-        const unsafe = unsafeValue(value);
-        if (unsafe) throw new RpcError('bad_request', unsafe);
         if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH))
           throw new RpcError('bad_request', `"key" must be a string of 1-${MAX_KEY_LENGTH} characters`);
         sendJson(res, 200, await backend.publish(channel as string, data, key as string | undefined));

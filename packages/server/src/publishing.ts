@@ -56,8 +56,14 @@ export class Publisher {
     private readonly dedupTtl: number,
   ) {}
 
-  /** Server code and the HTTP API: allowed unless the namespace says `publish: 'nobody'`. */
+  /**
+   * Server code and the HTTP API (the admin page's publish too): allowed unless the namespace
+   * says `publish: 'nobody'`. HTTP data meets the frame data rules here (server code's was
+   * checked by `validateServerPublish`).
+   */
   fromBackend(source: 'server' | 'http', channel: string, data: unknown, request: PublishRequest = {}) {
+    const unsafe = source === 'http' ? unsafeValue([data]) : null;
+    if (unsafe) return Promise.reject(new RpcError('bad_request', unsafe));
     const policy = this.ns.policy(channel);
     if (policy.publish === 'nobody') return Promise.reject(forbidden(`nobody may publish to "${channel}"`));
     return this.store(source, channel, data, policy, request);

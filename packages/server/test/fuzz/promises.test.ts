@@ -13,8 +13,8 @@ import { API_KEY, cleanup, connectAs, RawClient, startServer, token, waitFor } f
 
 afterEach(cleanup);
 
-const post = (http: string, body: string | Buffer) =>
-  fetch(`${http}/api/publish`, {
+const post = (http: string, body: string | Buffer, path = '/api/publish') =>
+  fetch(`${http}${path}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
     body: typeof body === 'string' ? body : new Blob([new Uint8Array(body)]),
@@ -62,14 +62,17 @@ describe('one set of data rules on every way in', () => {
     expect((await server.tether.history('room:rules')).publications).toEqual([]);
   });
 
-  it('refuses the same data over POST /api/publish (400) and server publish (TypeError)', async () => {
-    const server = await startServer();
+  it('refuses the same data over POST /api/publish and the admin publish (400) and server publish (TypeError)', async () => {
+    const server = await startServer({ admin: { page: false } });
     const watcher = await connectAs(server, 'ann');
     await watcher.ok({ type: 'subscribe', channel: 'news' });
     for (const [name, data] of Object.entries(HOSTILE_DATA)) {
       const res = await post(server.http, `{"channel":"news","data":${data}}`);
       expect(res.status, `HTTP ${name}`).toBe(400);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('bad_request');
+      // The admin page's publish goes through the same pipeline.
+      const admin = await post(server.http, `{"channel":"news","data":${data}}`, '/api/admin/publish');
+      expect(admin.status, `admin ${name}`).toBe(400);
       expect(() => server.tether.publish('news', JSON.parse(data)), `server ${name}`).toThrow(TypeError);
     }
     expect((await server.tether.history('news')).publications).toEqual([]);
