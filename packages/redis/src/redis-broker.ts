@@ -235,7 +235,8 @@ export function createRedisBroker(options: RedisBrokerOptions = {}): RedisBroker
         // A partition may accept the TCP connection and never answer HELLO: bound the whole setup.
         const deadline = connectTimeout + (healthCheck?.timeout ?? 0);
         await within(Promise.all([c.connect(), s.connect()]), deadline, 'Redis did not answer');
-        for (const sb of [...subs.values()]) await within(s.subscribe(sb.topic, onMessage), deadline, 'no SUBSCRIBE');
+        const topics = [...subs.values()].map((sb) => sb.topic);
+        if (topics.length > 0) await within(s.subscribe(topics, onMessage), deadline, 'no SUBSCRIBE');
         break;
       } catch {
         await new Promise((r) => setTimeout(r, Math.min(delay.max, delay.min * 2 ** Math.min(attempt++, 16))));

@@ -73,7 +73,10 @@ describe.skipIf(unreachable !== undefined)('a partition between one node and Red
     const channel = 'room:redis-partition';
     const onA = await follow(a.url, 'ann', channel);
     const onB = await follow(b.url, 'bob', channel);
-    followers.push(onA, onB);
+    // A second channel on node A: the replaced connections resubscribe every channel the node serves.
+    const other = 'room:redis-partition-2';
+    const otherOnA = await follow(a.url, 'cid', other);
+    followers.push(onA, onB, otherOnA);
     const told: string[] = [];
     onA.client.on('error', (err) => told.push((err as ServerError).code));
 
@@ -98,6 +101,7 @@ describe.skipIf(unreachable !== undefined)('a partition between one node and Red
         refused.push(k);
       } else await publish(b.tether, k);
     }
+    for (let k = 1; k <= 5; k++) await b.tether.publish(other, { k }, { key: `o${k}` });
     expect((await fetch(`${a.url.replace('ws', 'http').replace('/ws', '')}/readyz`)).status).toBe(503);
 
     proxy.heal();
@@ -106,6 +110,10 @@ describe.skipIf(unreachable !== undefined)('a partition between one node and Red
     for (const k of refused) await publish(a.tether, k);
     for (let k = 61; k <= 80; k++) await publish(k % 2 ? a.tether : b.tether, k);
 
+    for (let k = 6; k <= 10; k++) await b.tether.publish(other, { k }, { key: `o${k}` });
+    await until(() => otherOnA.ks.length >= 10, 5_000, 'the second channel on node A');
+    expect(otherOnA.ks).toEqual(range(1, 10));
+    expect(otherOnA.gaps).toEqual([]);
     const total = 80;
     expect([...acked].sort((x, y) => x - y)).toEqual(range(1, total));
     await until(() => onA.ks.length >= total && onB.ks.length >= total, 5_000, 'every publication on both nodes');
