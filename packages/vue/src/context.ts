@@ -8,7 +8,6 @@ import type {
   ClientState,
   GapContext,
   PresenceClient,
-  PresenceDiffFrame,
   PresenceEvent,
   SubscribeOptions,
   Subscription,
@@ -17,8 +16,9 @@ import type {
 } from '@tether/client';
 import { type InjectionKey, type ShallowRef, shallowRef } from 'vue';
 
-/** A publication as the client delivers it. */
+/** A publication, and a batched presence change, as the client delivers them. */
 type MessageFrame = Parameters<NonNullable<SubscribeOptions['onMessage']>>[1];
+type PresenceDiffFrame = Parameters<NonNullable<SubscribeOptions['onPresence']>>[0];
 
 /** What a channel consumer (a `useChannel`, a `usePresence`, the chat store) wants to hear. */
 export interface ChannelConsumer {

@@ -14,15 +14,6 @@ export type Banner =
   | { kind: 'closed' }
   | { kind: 'back' };
 
-/** Reconnects now instead of waiting for the countdown. */
-export function reconnectNow(client: TetherClient): void {
-  const c = client as TetherClient & { reconnect?: () => void };
-  if (typeof c.reconnect === 'function') c.reconnect();
-  else if (client.state === 'closed' || client.state === 'idle') void client.connect().catch(() => {});
-  // Without a reconnect() method: the client treats `online` as "try at once".
-  else window.dispatchEvent(new Event('online'));
-}
-
 export function useConnection(client: TetherClient, state: Readonly<Ref<ClientState>>) {
   const now = ref(Date.now());
   const retryAt = ref(0);
@@ -41,7 +32,6 @@ export function useConnection(client: TetherClient, state: Readonly<Ref<ClientSt
       if (everOpen && dropped) backUntil.value = Date.now() + 2500;
       everOpen = true;
       dropped = false;
-      void measure();
     }),
   ];
   const onOnline = (): void => {
@@ -54,25 +44,17 @@ export function useConnection(client: TetherClient, state: Readonly<Ref<ClientSt
   window.addEventListener('online', onOnline);
   window.addEventListener('offline', onOffline);
 
-  async function measure(): Promise<void> {
-    if (client.state !== 'open') return;
-    try {
-      rtt.value = await client.ping();
-    } catch {
-      // Not connected any more: the banner says so.
-    }
-  }
+  // The client measures the round trip itself (after welcome and each server heartbeat).
   const tick = setInterval(() => {
     now.value = Date.now();
+    rtt.value = client.state === 'open' ? client.stats.rtt : undefined;
   }, 250);
-  const pinger = setInterval(() => void measure(), 5000);
 
   onScopeDispose(() => {
     for (const off of offs) off();
     window.removeEventListener('online', onOnline);
     window.removeEventListener('offline', onOffline);
     clearInterval(tick);
-    clearInterval(pinger);
   });
 
   const banner = computed<Banner>(() => {
@@ -88,7 +70,8 @@ export function useConnection(client: TetherClient, state: Readonly<Ref<ClientSt
     return everOpen ? { kind: 'trying' } : { kind: 'connecting' };
   });
 
-  return { banner, rtt, retryNow: () => reconnectNow(client) };
+  // Reconnects now instead of waiting for the countdown.
+  return { banner, rtt, retryNow: () => client.reconnect() };
 }
 
 export type Connection = ReturnType<typeof useConnection>;
