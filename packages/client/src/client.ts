@@ -1,18 +1,18 @@
 /**
  * `createClient`: one Tether connection that manages its own life — a state machine with one
- * writer (`setState`) and one exit funnel (`exit`), backoff per close code, server-driven liveness
- * checked against the wall clock, an offline queue, requests that always settle, and subscriptions
- * that recover after a reconnect. Each part owns its state in its own file: options.ts,
- * requests.ts, liveness.ts, handshake.ts, connect-params.ts, reconnect.ts, subscriptions.ts.
+ * writer (`setState`) and one exit funnel (`exit`). Each part owns its state in its own file:
+ * options.ts, requests.ts (offline queue, requests that always settle), liveness.ts, handshake.ts,
+ * inbound.ts, connect-params.ts, reconnect.ts, subscriptions.ts (recovery after a reconnect).
  * @module
  */
-import { closeReaction, isServerFrame, type ServerFrame, type WelcomeFrame } from '@tether/protocol';
+import { closeReaction, type WelcomeFrame } from '@tether/protocol';
 import { ABNORMAL, NORMAL, UNAUTHORIZED } from './close-codes.js';
 import { createConnectParams } from './connect-params.js';
 import { deferred } from './deferred.js';
 import { Emitter } from './emitter.js';
-import { DisconnectedError, ServerError, TetherError } from './errors.js';
+import { DisconnectedError, TetherError } from './errors.js';
 import { createHandshake } from './handshake.js';
+import { createInbound } from './inbound.js';
 import { createLiveness } from './liveness.js';
 import { resolveOptions } from './options.js';
 import { createReconnect } from './reconnect.js';
@@ -20,7 +20,7 @@ import { createRequests } from './requests.js';
 import { type ClientState, canTransition } from './state.js';
 import { randomKey } from './subscription.js';
 import { createSubscriptions } from './subscriptions.js';
-import type { RawData, Transport } from './transport.js';
+import type { Transport } from './transport.js';
 import type { ClientEvents, ClientOptions, ClientStats, TetherClient } from './types.js';
 
 // For code that imported the public types from this module.
@@ -28,10 +28,7 @@ export type * from './types.js';
 
 const noop = (): void => {};
 
-/**
- * How an exit ends: `kill` drops a dead socket at once (no close handshake); `stop` ends the
- * client whatever the close code's policy says.
- */
+/** How an exit ends: `kill` drops a dead socket at once; `stop` ends the client whatever the code's policy. */
 type ExitHow = 'kill' | 'stop';
 
 /**
@@ -96,6 +93,7 @@ export function createClient(options: ClientOptions): TetherClient {
   }
 
   const subs = createSubscriptions(requests, o.requestTimeout, isOpen, () => isOpen() && !shake.plain);
+  const inbound = createInbound(shake, liveness, requests, subs, emitter, stats, isOpen, ready, write);
 
   function ready(welcome?: WelcomeFrame): void {
     shake.ready(!!welcome);
@@ -115,46 +113,6 @@ export function createClient(options: ClientOptions): TetherClient {
     emitter.emit('open', { plain: shake.plain, welcome });
     waiter?.settle();
     waiter = undefined;
-  }
-
-  /** `stats.rtt` from the heartbeat; only on an open Tether connection (a plain server would not answer). */
-  function measure(): void {
-    if (isOpen() && !shake.plain) rtt().catch(noop);
-  }
-
-  /** Measures the round trip with a `ping` (Tether mode, open). */
-  function rtt(): Promise<number> {
-    const start = Date.now();
-    return requests.request({ type: 'ping' }).then(() => (stats.rtt = Date.now() - start));
-  }
-
-  function receive(data: RawData): void {
-    liveness.seen();
-    const value = shake.decode(data);
-    if (shake.framed()) {
-      if (isServerFrame(value)) {
-        frame(value);
-        return;
-      }
-      // Not a Tether frame. Before any welcome it means the server does not speak Tether
-      // (`ws` servers select the first offered subprotocol even when they know nothing of it).
-      if (state !== 'open') ready();
-    }
-    emitter.emit('message', value);
-  }
-
-  function frame(f: ServerFrame): void {
-    if (f.type === 'welcome') {
-      if (state !== 'open' || shake.plain) ready(f);
-    } else if (f.type === 'ping') {
-      write(shake.encode({ type: 'pong' }));
-      // The server's heartbeat paces the client's own ping: the round trip at most once an interval.
-      measure();
-    } else if (!requests.receive(f)) {
-      if (f.type === 'error') emitter.emit('error', new ServerError(f.error.code, f.error.message));
-      else subs.route(f);
-      emitter.emit('message', f);
-    }
   }
 
   async function attempt(): Promise<void> {
@@ -178,7 +136,7 @@ export function createClient(options: ClientOptions): TetherClient {
           liveness.seen();
           shake.opened(ready);
         },
-        onMessage: (data) => my === gen && receive(data),
+        onMessage: (data) => my === gen && inbound.receive(data),
         onClose: (code, reason) => my === gen && exit(code, reason),
         onError: () => my === gen && emitter.emit('error', new TetherError('ERR_TETHER_SOCKET', 'WebSocket error')),
       });
@@ -282,12 +240,6 @@ export function createClient(options: ClientOptions): TetherClient {
 
     subscribe: (channel, opts = {}) => subs.add(channel, opts),
 
-    ping() {
-      if (!live() || shake.plain)
-        return Promise.reject(
-          new DisconnectedError(stats.lastClose?.code ?? ABNORMAL, 'ping needs an open Tether connection'),
-        );
-      return rtt();
-    },
+    ping: () => inbound.ping(live()),
   };
 }
