@@ -11,7 +11,7 @@ import type { Identity } from './auth.js';
 import { guarded, type Logger } from './logger.js';
 import { closeCodeOfError, type ServerMetrics } from './metrics.js';
 import { type Resolved, sessionSettings } from './options.js';
-import { Session, type SessionSettings } from './session.js';
+import { Session, type SessionShared } from './session.js';
 import { SessionTimers, sweepStep } from './session-timers.js';
 
 /** The session of a socket, kept on the socket so its listeners can be shared functions. */
@@ -34,10 +34,9 @@ export interface ConnectionHooks {
 export class Connections {
   readonly sessions = new Set<Session>();
   private emptyWaiters: (() => void)[] = [];
-  private readonly settings: SessionSettings;
-  private readonly timers: SessionTimers<Session>;
-  // Socket listeners and the close hook, one of each per node rather than closures per connection.
-  private readonly release: (s: Session) => void;
+  /** Settings, metrics, close hook and timers: one object for every session of the node. */
+  private readonly shared: SessionShared;
+  // Socket listeners, one of each per node rather than closures per connection.
   private readonly onError: (this: WebSocket, err: Error) => void;
   private readonly onMessage: (this: WebSocket, data: RawData, isBinary: boolean) => void;
   private readonly onClose: (this: WebSocket, code: number) => void;
@@ -50,10 +49,13 @@ export class Connections {
     /** `maxDataSize` of namespaces not configured otherwise, announced in `welcome`. */
     private readonly maxDataSize = Number.POSITIVE_INFINITY,
   ) {
-    this.settings = sessionSettings(o);
-    this.timers = new SessionTimers(sweepStep(o.heartbeat.interval, o.heartbeat.timeout));
+    this.shared = {
+      settings: sessionSettings(o),
+      metrics,
+      onClosing: (s) => guarded(logger, 'release', () => hooks.closing(s)),
+      timers: new SessionTimers(sweepStep(o.heartbeat.interval, o.heartbeat.timeout)),
+    };
     const { sessions } = this;
-    this.release = (s) => guarded(logger, 'release', () => hooks.closing(s));
     this.onError = function (err) {
       const session = sessionOf(this);
       // A frame `ws` refused (1009, 1007, 1002): that is the code this side closed with.
@@ -91,7 +93,7 @@ export class Connections {
   /** Takes over a socket whose upgrade was admitted, and sends its welcome. */
   open(ws: WebSocket, codec: Codec, identity: Identity, req: IncomingMessage): void {
     const { logger, metrics } = this;
-    const session = new Session(ws, codec, randomUUID(), identity, this.settings, metrics, this.release, this.timers);
+    const session = new Session(ws, codec, randomUUID(), identity, this.shared);
     (ws as Tagged)[SESSION] = session;
     session.address = req.socket.remoteAddress ?? '';
     this.sessions.add(session);

@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import type { Identity } from './auth.js';
 import { type EncodedFrame, encodeFrame } from './encoded.js';
 import type { ServerMetrics } from './metrics.js';
-import { TokenBucket, WindowCounter } from './rate-limit.js';
+import { WindowCounter } from './rate-limit.js';
 import type { SessionTimers } from './session-timers.js';
 
 /** What the server knows about a connection; passed to RPC handlers and `authorize`. */
@@ -37,6 +37,21 @@ export interface SessionSettings {
   /** How long a closing socket may take to finish the close handshake before it is destroyed. */
   closeTimeout: number;
 }
+
+/** What every session of a node shares: one object, not four fields per connection. */
+export interface SessionShared {
+  settings: SessionSettings;
+  metrics: ServerMetrics;
+  /** Called exactly once per session, when it starts closing: free its subscriptions and presence. */
+  onClosing: (session: Session) => void;
+  /** The node's heartbeat sweep and expiry timers: a connection has no timer of its own. */
+  timers: SessionTimers<Session>;
+}
+
+// Times are kept as ms since this module loaded: small integers V8 stores inline, where ms since
+// the epoch would each take a heap number (16 B) per field per connection.
+const BASE = Date.now();
+const clock = (): number => Date.now() - BASE;
 
 const TEXT = { binary: false } as const;
 const BINARY = { binary: true } as const;
@@ -73,21 +88,21 @@ export function fanOut(sessions: Iterable<Session>, frame: EncodedFrame, metrics
 /** @internal */
 export class Session implements ClientContext {
   private identity: Identity;
-  /** Last time any application frame arrived (ms). */
-  lastSeen = Date.now();
+  private seen = clock();
   /** Set once the close funnel ran: nothing more is sent or handled. */
   closing = false;
   /** Close code this side chose, for the disconnect metric. */
   closeCode: number | undefined;
-  /** When the connection was admitted (ms since the epoch). */
-  readonly openedAt = Date.now();
+  private readonly opened = clock();
   /** The peer's address, as the socket saw it. */
   address = '';
   /** Round-trip time of the last answered WebSocket ping, in ms. */
   rtt: number | undefined;
-  private pingSentAt = 0;
+  private pingSentAt = -1;
   private nextPingAt = 0;
-  private readonly bucket: TokenBucket;
+  // The rate limit's token bucket, inline: `burst` tokens, refilled at `messagesPerSecond`.
+  private tokens: number;
+  private tokensAt = clock();
   // Made on the first rejected or malformed frame: most connections never have one.
   private rejected: WindowCounter | undefined;
   private malformed: WindowCounter | undefined;
@@ -100,15 +115,26 @@ export class Session implements ClientContext {
     readonly codec: Codec,
     readonly connectionId: string,
     identity: Identity,
-    private readonly settings: SessionSettings,
-    private readonly metrics: ServerMetrics,
-    /** Called exactly once, when the connection starts closing: free its subscriptions and presence. */
-    private readonly onClosing: (session: Session) => void,
-    /** The node's shared heartbeat sweep and expiry timers: a connection has no timer of its own. */
-    private readonly timers: SessionTimers<Session>,
+    private readonly shared: SessionShared,
   ) {
     this.identity = identity;
-    this.bucket = new TokenBucket(settings.messagesPerSecond, settings.burst);
+    this.tokens = shared.settings.burst;
+  }
+
+  private get settings(): SessionSettings {
+    return this.shared.settings;
+  }
+  private get timers(): SessionTimers<Session> {
+    return this.shared.timers;
+  }
+
+  /** Last time any application frame arrived (ms since the epoch). */
+  get lastSeen(): number {
+    return BASE + this.seen;
+  }
+  /** When the connection was admitted (ms since the epoch). */
+  get openedAt(): number {
+    return BASE + this.opened;
   }
 
   get user(): string {
@@ -151,7 +177,7 @@ export class Session implements ClientContext {
 
   /** Starts the heartbeat and the token expiry (both on the node's shared timers). */
   start(): void {
-    this.nextPingAt = Date.now() + this.settings.heartbeatInterval;
+    this.nextPingAt = clock() + this.settings.heartbeatInterval;
     this.timers.add(this);
     this.timers.expireAt(this, undefined);
     this.expired(Date.now());
@@ -160,17 +186,18 @@ export class Session implements ClientContext {
   /** The socket answered a WebSocket ping. */
   pong(): void {
     this.protocolAlive = true;
-    if (this.pingSentAt > 0) this.rtt = Date.now() - this.pingSentAt;
+    if (this.pingSentAt >= 0) this.rtt = clock() - this.pingSentAt;
   }
 
   /**
    * One round of the shared sweep: closes with 4010 once `interval + timeout` passed since the
    * last frame, and pings every `interval`.
    */
-  sweep(now: number): void {
+  sweep(epochNow: number): void {
     if (this.closing) return;
+    const now = epochNow - BASE;
     const { heartbeatInterval, heartbeatTimeout } = this.settings;
-    if (now - this.lastSeen >= heartbeatInterval + heartbeatTimeout) {
+    if (now - this.seen >= heartbeatInterval + heartbeatTimeout) {
       this.close(CloseCode.HEARTBEAT_TIMEOUT, 'heartbeat timeout');
       return;
     }
@@ -178,7 +205,7 @@ export class Session implements ClientContext {
     this.nextPingAt = now + heartbeatInterval;
     // A peer that answers neither our protocol pings nor with frames is gone (no FIN seen):
     // destroy the socket instead of waiting for a close handshake that cannot happen.
-    if (!this.protocolAlive && now - this.lastSeen > heartbeatInterval) {
+    if (!this.protocolAlive && now - this.seen > heartbeatInterval) {
       this.close(CloseCode.HEARTBEAT_TIMEOUT, 'heartbeat timeout');
       this.ws.terminate();
       return;
@@ -201,14 +228,21 @@ export class Session implements ClientContext {
 
   /** Accounts for one liveness frame (`ping`, `pong`, `heartbeat`): never rate limited. */
   alive(): true {
-    this.lastSeen = Date.now();
+    this.seen = clock();
     return true;
   }
 
   /** Accounts for one incoming frame; false when it is over the rate limit (and maybe closes). */
   admit(): boolean {
-    this.lastSeen = Date.now();
-    if (this.bucket.take()) return true;
+    const t = clock();
+    this.seen = t;
+    const { messagesPerSecond, burst } = this.settings;
+    this.tokens = Math.min(burst, this.tokens + ((t - this.tokensAt) / 1000) * messagesPerSecond);
+    this.tokensAt = t;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return true;
+    }
     this.rejected ??= new WindowCounter(this.settings.maxRejected, 10_000);
     if (this.rejected.hit()) this.close(CloseCode.RATE_LIMITED, 'rate limited');
     return false;
@@ -234,8 +268,8 @@ export class Session implements ClientContext {
 
   private sendBytes(bytes: Buffer): boolean {
     if (!this.write(bytes)) return false;
-    this.metrics.framesOut.inc();
-    this.metrics.bytesOut.inc(bytes.length);
+    this.shared.metrics.framesOut.inc();
+    this.shared.metrics.bytesOut.inc(bytes.length);
     return true;
   }
 
@@ -267,7 +301,7 @@ export class Session implements ClientContext {
     this.closing = true;
     this.closeCode = code;
     this.stopTimers();
-    this.onClosing(this);
+    this.shared.onClosing(this);
     try {
       this.ws.close(code, reason);
     } catch {
@@ -282,7 +316,7 @@ export class Session implements ClientContext {
     if (!this.closing) {
       this.closing = true;
       this.stopTimers();
-      this.onClosing(this);
+      this.shared.onClosing(this);
     }
     if (this.killTimer) clearTimeout(this.killTimer);
   }
