@@ -94,6 +94,12 @@ export function openChatDb(file: string) {
   db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');
   const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > MIGRATIONS.length) {
+    db.close();
+    throw new Error(
+      `${file} has schema version ${version}, newer than this chat app knows (${MIGRATIONS.length}): run a newer Tether or restore a backup`,
+    );
+  }
   for (let v = version; v < MIGRATIONS.length; v++) {
     db.transaction(() => {
       db.exec(MIGRATIONS[v] as string);
