@@ -8,7 +8,7 @@
 import { closeReaction, type WelcomeFrame } from '@tether/protocol';
 import { ABNORMAL, NORMAL, UNAUTHORIZED } from './close-codes.js';
 import { createConnectParams } from './connect-params.js';
-import { deferred } from './deferred.js';
+import { deferred, noop } from './deferred.js';
 import { Emitter } from './emitter.js';
 import { DisconnectedError, TetherError } from './errors.js';
 import { createHandshake } from './handshake.js';
@@ -25,8 +25,6 @@ import type { ClientEvents, ClientOptions, ClientStats, TetherClient } from './t
 
 // For code that imported the public types from this module.
 export type * from './types.js';
-
-const noop = (): void => {};
 
 /** How an exit ends: `kill` drops a dead socket at once; `stop` ends the client whatever the code's policy. */
 type ExitHow = 'kill' | 'stop';

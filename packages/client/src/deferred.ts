@@ -3,7 +3,8 @@
  * @module
  */
 
-const noop = (): void => {};
+/** @internal The one no-op function of the bundle. */
+export const noop = (): void => {};
 
 /** @internal `settle()` resolves, `settle(err)` rejects; an unobserved rejection never crashes Node. */
 export function deferred(): { promise: Promise<void>; settle(err?: unknown): void } {

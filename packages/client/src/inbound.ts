@@ -6,6 +6,7 @@
  */
 import { isServerFrame, type ServerFrame, type WelcomeFrame } from '@tether/protocol';
 import { ABNORMAL } from './close-codes.js';
+import { noop } from './deferred.js';
 import type { Emitter } from './emitter.js';
 import { DisconnectedError, ServerError } from './errors.js';
 import type { Handshake } from './handshake.js';
@@ -14,8 +15,6 @@ import type { Requests } from './requests.js';
 import type { Subscriptions } from './subscriptions.js';
 import type { RawData } from './transport.js';
 import type { ClientEvents, ClientStats } from './types.js';
-
-const noop = (): void => {};
 
 /**
  * @internal

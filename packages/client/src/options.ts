@@ -43,18 +43,18 @@ export function ms(value: Duration, what: string): number {
   return n;
 }
 
+/** The top-level time options, each resolved the same way. */
+const TIMES = ['queueTimeout', 'requestTimeout', 'connectTimeout', 'welcomeTimeout'] as const;
+
 /** @internal Applies {@link CLIENT_DEFAULTS}; throws a TypeError or RangeError naming the bad option. */
 export function resolveOptions(o: ClientOptions): ResolvedOptions {
   const WebSocket = o.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-  if (!WebSocket)
-    throw new TypeError(
-      'tether: no WebSocket implementation; pass `WebSocket` from the `ws` package on Node 20: createClient({ url, WebSocket })',
-    );
+  if (!WebSocket) throw new TypeError("tether: no WebSocket implementation; on Node 20 pass `WebSocket` from 'ws'");
   if (!o.url) throw new TypeError('tether: the `url` option is required');
   const codec = o.codec;
   if (codec !== undefined && codec !== 'json' && typeof codec?.encode !== 'function')
     throw new TypeError(
-      'tether: `codec` must be "json" or a Codec object; for MessagePack pass `msgpackCodec` from "@tether/protocol/msgpack"',
+      "tether: `codec` must be 'json' or a Codec object, e.g. `msgpackCodec` from '@tether/protocol/msgpack'",
     );
   const d = CLIENT_DEFAULTS;
   const r = o.reconnect ?? {};
@@ -74,10 +74,7 @@ export function resolveOptions(o: ClientOptions): ResolvedOptions {
       send: hb.send,
     },
     queueMax: o.queue?.max ?? d.queue.max,
-    queueTimeout: ms(o.queueTimeout ?? d.queueTimeout, 'queueTimeout'),
-    requestTimeout: ms(o.requestTimeout ?? d.requestTimeout, 'requestTimeout'),
-    connectTimeout: ms(o.connectTimeout ?? d.connectTimeout, 'connectTimeout'),
-    welcomeTimeout: ms(o.welcomeTimeout ?? d.welcomeTimeout, 'welcomeTimeout'),
+    ...(Object.fromEntries(TIMES.map((k) => [k, ms(o[k] ?? d[k], k)])) as Record<(typeof TIMES)[number], number>),
     random: o.random ?? Math.random,
   };
 }

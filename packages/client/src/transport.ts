@@ -31,7 +31,7 @@ export type WebSocketConstructor = new (
 export type RawData = string | ArrayBuffer | Uint8Array;
 
 export interface TransportHandlers {
-  onOpen(protocol: string): void;
+  onOpen(): void;
   onMessage(data: RawData): void;
   onClose(code: number, reason: string): void;
   onError(event: unknown): void;
@@ -46,8 +46,7 @@ export interface Transport {
 }
 
 import { NORMAL } from './close-codes.js';
-
-const noop = (): void => {};
+import { noop } from './deferred.js';
 
 export function openTransport(
   Ctor: WebSocketConstructor,
@@ -58,7 +57,7 @@ export function openTransport(
 ): Transport {
   const ws = headers ? new Ctor(url, protocols, { headers }) : new Ctor(url, protocols);
   ws.binaryType = 'arraybuffer';
-  ws.onopen = () => h.onOpen(ws.protocol);
+  ws.onopen = () => h.onOpen();
   ws.onmessage = ((e: { data: RawData }) => h.onMessage(e.data)) as (event: never) => void;
   ws.onclose = ((e: { code: number; reason: string }) => h.onClose(e.code, e.reason)) as (event: never) => void;
   ws.onerror = h.onError as (event: never) => void;

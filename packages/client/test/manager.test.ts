@@ -122,7 +122,7 @@ describe('WebSocketManager (seed usage)', () => {
   });
 
   it('throws a TypeError naming the WebSocket option when no implementation exists', () => {
-    expect(() => createClient({ url: 'ws://x' })).toThrow(/`WebSocket` from the `ws` package/);
+    expect(() => createClient({ url: 'ws://x' })).toThrow(/pass `WebSocket` from 'ws'/);
     expect(() => createClient({ url: 'ws://x', WebSocket, codec: 'msgpack' as 'json' })).toThrow(/msgpackCodec/);
   });
 });
