@@ -103,6 +103,7 @@ describe.skipIf(skipBrowser)('chat app in Chromium', () => {
     await bob.getByTestId('composer').press('Enter');
     const unread = ada.locator('[data-testid=room][data-room=lobby] [data-testid=unread]');
     await poll(() => unread.textContent().catch(() => '')).toBe('2');
+    expect(await ada.title()).toBe('(2) Tether chat');
 
     // The mention raised a toast; it jumps to the room, which clears the count.
     const toast = ada.getByTestId('toast');
@@ -111,6 +112,7 @@ describe.skipIf(skipBrowser)('chat app in Chromium', () => {
     await ada.getByRole('heading', { name: '#lobby' }).waitFor();
     await messages(ada).filter({ hasText: '@ada look at this' }).waitFor();
     expect(await unread.count()).toBe(0);
+    await poll(() => ada.title()).toBe('Tether chat');
     expect(await messages(ada).count()).toBe(3);
     await screenshot(ada, 'desktop-room');
     expect(problems).toEqual([]);
