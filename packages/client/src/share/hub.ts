@@ -94,6 +94,13 @@ export function createHub(options: ClientOptions, link: HubLink, askTabs: boolea
     ),
   );
   core.on('error', (err) => tell({ t: 'err', e: freeze(err) }));
+  // `stats` change without an event (the rtt after each server heartbeat): sent on when they did.
+  let told = '';
+  const ticker = setInterval(() => {
+    const now = JSON.stringify(core.stats);
+    if (now !== told) tell(stateOf());
+    told = now;
+  }, 1000);
 
   function covered(since: StreamPosition | undefined | typeof SYNCED, from: StreamPosition | undefined): boolean {
     if (since === undefined || since === SYNCED) return true;
@@ -284,6 +291,7 @@ export function createHub(options: ClientOptions, link: HubLink, askTabs: boolea
     /** The hub stops: its connection closes, the tabs are not told (a new hub takes them over). */
     close(): void {
       closed = true;
+      clearInterval(ticker);
       tokens.close();
       core.close();
     },

@@ -10,7 +10,7 @@ import { channelNameError, type Duration, type PublishResult } from '@tether/pro
 import { NORMAL } from '../close-codes.js';
 import { deferred } from '../deferred.js';
 import { Emitter } from '../emitter.js';
-import { DisconnectedError, QueueFullError } from '../errors.js';
+import { DisconnectedError } from '../errors.js';
 import { CLIENT_DEFAULTS } from '../options.js';
 import { type ClientState, canTransition } from '../state.js';
 import { randomKey, type SubscribeOptions, Subscription } from '../subscription.js';
@@ -22,22 +22,18 @@ import type {
   ReconnectingContext,
   TetherClient,
 } from '../types.js';
-import { type Frozen, freeze, type HubMessage, type HubRequest, type Sub, type TabMessage, thaw } from './messages.js';
+import { type Frozen, freeze, type HubMessage, type Sub, type TabMessage, thaw } from './messages.js';
+import { createTabRequests } from './tab-requests.js';
 
 /** @internal How a tab reaches its hub. */
 export interface TabLink {
   post(msg: TabMessage): void;
 }
 
-interface Pending {
-  r: HubRequest;
-  sent: boolean;
-  ok: (v: unknown) => void;
-  no: (e: unknown) => void;
-}
-
-/** Close code a tab reports when its hub went away (the tab holding the connection closed). */
+/** Close code a tab reports when its hub went away and no new one was open within {@link TAKEOVER}. */
 export const HUB_LOST = 1006;
+/** How long an open tab waits, still `open`, for the next hub to be open before it reports the loss. */
+export const TAKEOVER = 3000;
 
 /** @internal */
 export type Tab = ReturnType<typeof createTab>;
@@ -46,8 +42,6 @@ export type Tab = ReturnType<typeof createTab>;
 export function createTab(options: ClientOptions) {
   const emitter = new Emitter<ClientEvents>();
   const subs = new Map<string, Subscription>();
-  const pending = new Map<number, Pending>();
-  const queueMax = options.queue?.max ?? CLIENT_DEFAULTS.queue.max;
   let link: TabLink | undefined;
   let state: ClientState = 'idle';
   /** `connect()` was called and `close()` was not. */
@@ -55,12 +49,21 @@ export function createTab(options: ClientOptions) {
   /** The hub met this tab (`hi`) since the last `bye`. */
   let met = false;
   let want = false;
-  let seq = 0;
   let rtt: number | undefined;
   let hub: Extract<HubMessage, { t: 'state' }> | undefined;
   let waiter: ReturnType<typeof deferred> | undefined;
+  /** Set while an open tab waits for the next hub: what the new hub goes through meanwhile is not reported. */
+  let grace: ReturnType<typeof setTimeout> | undefined;
 
   const post = (msg: TabMessage): void => link?.post(msg);
+  const queueMax = options.queue?.max ?? CLIENT_DEFAULTS.queue.max;
+  const requests = createTabRequests(
+    queueMax,
+    post,
+    () => !!link && met,
+    () => state === 'closed',
+  );
+  const request = requests.request;
   /** `history` asked per channel: only until the first position is known. */
   const asked = new Map<string, number>();
   const announce = (s: Subscription): Sub => {
@@ -80,15 +83,12 @@ export function createTab(options: ClientOptions) {
     met = true;
     const list = [...subs.values()].map(announce);
     post({ t: 'hi', connect: wanted, subs: list, want });
-    for (const [id, p] of pending)
-      if (!p.sent) {
-        p.sent = true;
-        post({ t: 'req', id, r: p.r });
-      }
+    requests.flush();
   }
 
   /** The connection is not open (any more): what an open connection dropping does to each part. */
   function down(code: number, reason: string): void {
+    calm();
     if (state === 'open') {
       for (const s of subs.values()) s.reset();
       emitter.emit('close', { code, reason, reconnect: true });
@@ -97,13 +97,18 @@ export function createTab(options: ClientOptions) {
     }
   }
 
+  function calm(): void {
+    clearTimeout(grace);
+    grace = undefined;
+  }
+
   /** Stopped for good (by `close()`, or the hub's connection gave up). */
   function stop(code: number, reason: string, told: boolean): void {
     if (state === 'closed' || state === 'idle') return;
+    calm();
     wanted = false;
     const err = new DisconnectedError(code, reason);
-    for (const p of pending.values()) p.no(err);
-    pending.clear();
+    requests.fail(err);
     for (const s of subs.values()) s.closed(err);
     if (!told) emitter.emit('close', { code, reason, reconnect: false });
     setState('closed');
@@ -114,7 +119,10 @@ export function createTab(options: ClientOptions) {
   function onState(m: Extract<HubMessage, { t: 'state' }>): void {
     hub = m;
     if (!wanted) return;
-    if (m.s === 'open') {
+    if (grace) {
+      // The next hub is open (with this tab's subscriptions resubscribed behind it): nothing to report.
+      if (m.s === 'open' && m.o) calm();
+    } else if (m.s === 'open') {
       if (!m.o || state === 'open') return; // the `open` event follows with the welcome
       setState('open');
       emitter.emit('open', m.o);
@@ -136,10 +144,7 @@ export function createTab(options: ClientOptions) {
     else if (m.t === 'p') sub?.applyPresence(m.f);
     else if (m.t === 'end') sub?.ended(m.reason);
     else if (m.t === 'res') {
-      const p = pending.get(m.id);
-      pending.delete(m.id);
-      if (m.ok) p?.ok(m.v);
-      else p?.no(thaw(m.v as Frozen));
+      requests.answer(m.id, m.ok, m.v, () => thaw(m.v as Frozen));
     } else
       (async () => (typeof options.token === 'function' ? await options.token() : options.token))().then(
         (v) => post({ t: 'tok', id: m.id, v }),
@@ -149,23 +154,13 @@ export function createTab(options: ClientOptions) {
 
   function onEvent(e: 'close' | 'reconnecting' | 'message', a: unknown): void {
     if (e === 'message') emitter.emit('message', a);
-    else if (!wanted) return;
+    else if (!wanted || grace) return;
     else if (e === 'reconnecting') emitter.emit('reconnecting', a as ReconnectingContext);
     else {
       const ctx = a as CloseContext;
       emitter.emit('close', ctx);
       if (!ctx.reconnect) stop(ctx.code, ctx.reason, true);
     }
-  }
-
-  function request<R>(r: HubRequest): Promise<R> {
-    if (state === 'closed') return Promise.reject(new DisconnectedError(NORMAL, 'client is closed'));
-    if (!link && pending.size >= queueMax) return Promise.reject(new QueueFullError(queueMax));
-    const id = ++seq;
-    return new Promise<R>((ok, no) => {
-      pending.set(id, { r, sent: !!link && met, ok: ok as (v: unknown) => void, no });
-      if (link && met) post({ t: 'req', id, r });
-    });
   }
 
   const wants = (event: keyof ClientEvents): Emitter<ClientEvents> => {
@@ -202,7 +197,7 @@ export function createTab(options: ClientOptions) {
     },
     get stats(): ClientStats {
       const s = hub?.stats ?? { rtt: undefined, reconnects: 0, queued: 0, lastClose: undefined };
-      return { ...s, rtt: rtt ?? s.rtt, queued: s.queued + [...pending.values()].filter((p) => !p.sent).length };
+      return { ...s, rtt: rtt ?? s.rtt, queued: s.queued + requests.waiting() };
     },
     // The hub forwards `message` events only to tabs that listen for them.
     on: (event, listener) => wants(event).on(event, listener),
@@ -283,13 +278,8 @@ export function createTab(options: ClientOptions) {
       link = undefined;
       met = false;
       const err = new DisconnectedError(HUB_LOST, 'the tab holding the shared connection went away');
-      for (const [id, p] of pending)
-        if (p.r.k === 'publish') p.sent = false;
-        else if (p.sent) {
-          pending.delete(id);
-          p.no(err);
-        }
-      down(HUB_LOST, err.reason);
+      requests.dropped(err);
+      if (state === 'open') grace ??= setTimeout(() => down(HUB_LOST, err.reason), TAKEOVER);
     },
     /** The page is going away: the hub lets this tab go now rather than when it notices. */
     bye(): void {

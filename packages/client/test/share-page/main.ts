@@ -41,6 +41,8 @@ const api = {
     return client.connect().then(() => sub?.ready);
   },
   state: () => client?.state,
+  rtt: () => client?.stats.rtt,
+  ping: () => client!.ping(),
   /** Log out and in as someone else, in this tab: close, then connect with the other token. */
   switchUser(token: string): Promise<void> {
     client!.close();
