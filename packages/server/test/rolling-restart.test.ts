@@ -227,7 +227,9 @@ it.skipIf(unreachable !== undefined)(
         batchesSent: logged.sizes.length,
         interval: Math.round(logged.interval),
         closeSpan: Math.max(...closes) - first,
+        unreadyBy: unready - signalled,
         delayToFirstClose: first - signalled,
+        exitAfter: exit.at - signalled,
       };
     }
 
