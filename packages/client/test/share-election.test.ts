@@ -10,6 +10,7 @@ import { afterEach, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { elect } from '../src/share/leader.js';
 import { createTab } from '../src/share/tab.js';
+import type { Subscription } from '../src/subscription.js';
 import type { ClientOptions, TetherClient } from '../src/types.js';
 
 const SECRET = 'share-election-secret-of-some-length-0123456789';
@@ -193,7 +194,7 @@ it('a leader that closes hands over to the next tab in line at once, and a follo
   const options: ClientOptions = { url: `ws://127.0.0.1:${port}/ws`, WebSocket, token };
   const locks = new FakeLocks();
   const bus = new Bus();
-  const tabs: { leave: () => void; client: TetherClient; got: number[] }[] = [];
+  const tabs: { leave: () => void; client: TetherClient; got: number[]; sub: Subscription<number> }[] = [];
   for (const id of ['a', 'b', 'c']) {
     const tab = createTab(options);
     const got: number[] = [];
@@ -203,7 +204,7 @@ it('a leader that closes hands over to the next tab in line at once, and a follo
     stops.push(leave);
     await tab.client.connect();
     await sub.ready;
-    tabs.push({ leave, client: tab.client, got });
+    tabs.push({ leave, client: tab.client, got, sub });
   }
   const [a, b, c] = tabs as [(typeof tabs)[0], (typeof tabs)[0], (typeof tabs)[0]];
   // The leader's page closes: its lock is free, its socket goes.
@@ -214,7 +215,7 @@ it('a leader that closes hands over to the next tab in line at once, and a follo
   for (const t of [b, c]) await vi.waitFor(() => expect(t.got).toEqual([1]), { timeout: 3000, interval: 10 });
   expect(Date.now() - closedAt).toBeLessThan(500); // no probe timeout: the lock went to b at once
   await vi.waitFor(async () => expect(await connections(port)).toBe(1));
-  // c unsubscribes: b's subscription stays, and c hears nothing more.
+  // c closes: b's subscription stays, and c hears nothing more.
   const subs = (): Promise<number> =>
     fetch(`http://127.0.0.1:${port}/metrics`)
       .then((r) => r.text())
@@ -224,4 +225,25 @@ it('a leader that closes hands over to the next tab in line at once, and a follo
   await vi.waitFor(() => expect(b.got).toEqual([1, 2]));
   expect(c.got).toEqual([1]);
   expect(await subs()).toBe(1);
+  // A second channel in both b and a new tab d: one server subscription; one unsubscribe keeps it, the last ends it.
+  const d = createTab(options);
+  stops.push(
+    elect(d, 'd', 'tether:test2', options, {
+      locks: locks.of('d'),
+      channel: () => new FakeChannel(bus, 'd') as unknown as BroadcastChannel,
+      probe: 100,
+      dead: 500,
+    }),
+  );
+  await d.client.connect();
+  const inB = b.client.subscribe('room:z');
+  const inD = d.client.subscribe('room:z');
+  await Promise.all([inB.ready, inD.ready]);
+  expect(await subs()).toBe(2);
+  inD.unsubscribe();
+  await server.publish('room:y', 3);
+  await vi.waitFor(() => expect(b.got).toEqual([1, 2, 3]));
+  expect(await subs()).toBe(2);
+  inB.unsubscribe();
+  await vi.waitFor(async () => expect(await subs()).toBe(1));
 });
