@@ -3,7 +3,7 @@
  * subscription shared (reference-counted) by every component that uses the same channel.
  * @module
  */
-import type { GapContext, PublishResult, SubscribeOptions } from '@tether/client';
+import type { ClientPublishOptions, GapContext, PublishResult, SubscribeOptions } from '@tether/client';
 import { type MaybeRefOrGetter, type ShallowRef, shallowRef, watch } from 'vue';
 import { acquireChannel, type ChannelStatus } from './context.js';
 import { followChannel } from './follow-channel.js';
@@ -39,8 +39,13 @@ export interface UseChannelReturn<D = unknown> {
   error: Readonly<ShallowRef<unknown>>;
   /** The last gap (missed publications history could not cover), until the next one. */
   gap: Readonly<ShallowRef<GapContext | undefined>>;
-  /** Publishes to the current channel; queued while offline and safe to retry (idempotency key). */
-  publish: (data: D) => Promise<PublishResult>;
+  /**
+   * Publishes to the current channel; made while offline it waits for the connection and goes out
+   * once. `options.key`: a key you made when the user wrote the message, reused for your own
+   * retries (after a `TimeoutError`, after a reload), so it is published once; by default a random
+   * key per call, which covers the client's own resend after a reconnect.
+   */
+  publish: (data: D, options?: ClientPublishOptions) => Promise<PublishResult>;
   /** Empties `messages`. */
   clear: () => void;
 }
@@ -114,10 +119,10 @@ export function useChannel<D = unknown>(
     status,
     error,
     gap,
-    publish(data) {
+    publish(data, options) {
       const channel = current();
       if (!channel) return Promise.reject(new TypeError('useChannel: publish() needs a channel name'));
-      return ctx.client.publish(channel, data);
+      return ctx.client.publish(channel, data, options);
     },
     clear() {
       messages.value = [];

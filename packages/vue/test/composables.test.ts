@@ -260,3 +260,24 @@ it('a lost history is never silent: gap is set and the channel carries on', asyn
   await t.server.publish('room:g', { n: 2 });
   await vi.waitFor(() => expect(wrapper?.text()).toBe('1,2'));
 });
+
+it('useChannel publish(data, { key }): the same message sent twice with its key is published once', async () => {
+  let publish: ((d: { n: number }, o?: { key?: string }) => Promise<{ offset: number }>) | undefined;
+  const Sender = defineComponent(() => {
+    const ch = useChannel<{ n: number }>('room:keyed');
+    publish = ch.publish;
+    return () =>
+      h(
+        'ul',
+        { 'data-status': ch.status.value },
+        ch.messages.value.map((m) => h('li', String(m.n))),
+      );
+  });
+  wrapper = mount(Sender, { global: { plugins: [tether()] } });
+  await vi.waitFor(() => expect(wrapper?.find('ul').attributes('data-status')).toBe('subscribed'));
+  const first = await publish?.({ n: 1 }, { key: 'typed-once' });
+  const again = await publish?.({ n: 1 }, { key: 'typed-once' });
+  expect(again?.offset).toBe(first?.offset);
+  await publish?.({ n: 2 });
+  await vi.waitFor(() => expect(wrapper?.findAll('li').map((li) => li.text())).toEqual(['1', '2']));
+});
