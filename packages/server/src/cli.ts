@@ -70,6 +70,7 @@ export const CLI_OPTIONS = [
   ['--jwt-public-key <pem-or-file>', 'TETHER_JWT_PUBLIC_KEY', 'RS256/ES256 public key (PEM text or a file)', ''],
   ['--jwks-url <url>', 'TETHER_JWKS_URL', 'JWKS URL for RS256/ES256 tokens', ''],
   ['--api-key <key>', 'TETHER_API_KEY', 'key for the HTTP API (none = API off)', ''],
+  ['--require-exp', 'TETHER_REQUIRE_EXP', 'refuse tokens without an exp claim (401)', 'off'],
   [
     '--broker <kind>',
     'TETHER_BROKER',
@@ -86,6 +87,12 @@ export const CLI_OPTIONS = [
   ['--messages-per-second <n>', 'TETHER_MESSAGES_PER_SECOND', 'per-connection rate limit', String(L.messagesPerSecond)],
   ['--max-subscriptions <n>', 'TETHER_MAX_SUBSCRIPTIONS', 'channels per connection', String(L.maxSubscriptions)],
   ['--max-connections <n>', 'TETHER_MAX_CONNECTIONS', 'connections per server (then 503)', String(L.maxConnections)],
+  [
+    '--api-key-failures <n>',
+    'TETHER_API_KEY_FAILURES',
+    'failed API-key attempts per address per minute (then 429)',
+    String(L.apiKeyFailures),
+  ],
   ['--static <dir>', 'TETHER_STATIC_DIR', 'serve a built web app (e.g. the chat app) at /', ''],
   ['--allowed-origins <list>', 'TETHER_ALLOWED_ORIGINS', 'comma-separated; empty = same origin only', ''],
   [
@@ -247,6 +254,9 @@ export async function serveOptions(flags: Flags, logger: Logger): Promise<Server
   setLimit('messagesPerSecond', '--messages-per-second <n>');
   setLimit('maxSubscriptions', '--max-subscriptions <n>');
   setLimit('maxConnections', '--max-connections <n>');
+  setLimit('apiKeyFailures', '--api-key-failures <n>');
+  if (flags.requireExp === true || ['1', 'true', 'yes'].includes(process.env.TETHER_REQUIRE_EXP ?? ''))
+    auth.requireExp = true;
   const heartbeat: ServerHeartbeatOptions = { ...config.heartbeat };
   const interval = num(get('--heartbeat-interval <ms>'), 'heartbeat interval');
   const timeout = num(get('--heartbeat-timeout <ms>'), 'heartbeat timeout');

@@ -147,6 +147,17 @@ describe('tether serve options', () => {
     expect(o.broker?.name).toBe('memory');
   });
 
+  it('takes --require-exp and --api-key-failures from flags or TETHER_* variables', async () => {
+    Object.assign(process.env, { TETHER_JWT_SECRET: 's', TETHER_BROKER: 'memory' });
+    expect((await serveOptions({}, logger)).auth.requireExp).toBeUndefined();
+    expect(await serveOptions({ requireExp: true, apiKeyFailures: '5' }, logger)).toMatchObject({
+      auth: { requireExp: true },
+      limits: { apiKeyFailures: 5 },
+    });
+    Object.assign(process.env, { TETHER_REQUIRE_EXP: '1', TETHER_API_KEY_FAILURES: '7' });
+    expect(await serveOptions({}, logger)).toMatchObject({ auth: { requireExp: true }, limits: { apiKeyFailures: 7 } });
+  });
+
   it('generates a secret in development, and refuses to start without one or with --dev in production', async () => {
     process.env.TETHER_BROKER = 'memory';
     delete process.env.TETHER_JWT_SECRET;
