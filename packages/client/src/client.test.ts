@@ -199,6 +199,28 @@ describe('state machine and backoff', () => {
     expect(got).toEqual([{ type: 'welcome-ish', a: 1 }, 'hello']);
   });
 
+  it('taken for plain, frames shaped like Tether replies or pongs are the server messages; a welcome still upgrades', () => {
+    const c = make();
+    const got: unknown[] = [];
+    c.on('message', (m) => got.push(m));
+    c.connect();
+    sockets.last().open('');
+    sockets.last().receive({ hello: 1 });
+    expect(c.plain).toBe(true);
+    sockets.last().receive({ type: 'pong' });
+    sockets.last().receive({ type: 'reply', id: 1, ok: true, result: 2 });
+    sockets.last().receive({ type: 'ping' });
+    expect(got).toEqual([
+      { hello: 1 },
+      { type: 'pong' },
+      { type: 'reply', id: 1, ok: true, result: 2 },
+      { type: 'ping' },
+    ]);
+    expect(sockets.last().sent).toEqual([]);
+    sockets.last().welcome();
+    expect(c.plain).toBe(false);
+  });
+
   it('plain: true opens at once, without waiting for a welcome', () => {
     const c = make({ plain: true });
     c.connect();

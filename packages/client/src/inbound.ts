@@ -67,7 +67,9 @@ export function createInbound(
       liveness.seen();
       const value = shake.decode(data);
       if (shake.framed()) {
-        if (isServerFrame(value)) {
+        // Taken for plain, only a `welcome` is still read as Tether: a plain server's own
+        // `{ type: 'pong' }` is its message, not a reply to us.
+        if (isServerFrame(value) && (!shake.plain || value.type === 'welcome')) {
           frame(value);
           return;
         }
