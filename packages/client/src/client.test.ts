@@ -185,7 +185,7 @@ describe('state machine and backoff', () => {
     expect(c.stats.reconnects).toBe(0);
   });
 
-  it('a plain server is open at its first frame that is not a Tether frame; frames arrive as JSON or raw strings', () => {
+  it('a plain server is open at its first frame that is not a welcome; frames arrive as JSON or raw strings', () => {
     const c = make();
     const got: unknown[] = [];
     c.on('message', (m) => got.push(m));
@@ -205,13 +205,15 @@ describe('state machine and backoff', () => {
     c.on('message', (m) => got.push(m));
     c.connect();
     sockets.last().open('');
-    sockets.last().receive({ hello: 1 });
+    // A Tether-shaped first frame that is not a welcome: the server is plain, and this is its message.
+    sockets.last().receive({ type: 'heartbeat' });
+    expect(c.state).toBe('open');
     expect(c.plain).toBe(true);
     sockets.last().receive({ type: 'pong' });
     sockets.last().receive({ type: 'reply', id: 1, ok: true, result: 2 });
     sockets.last().receive({ type: 'ping' });
     expect(got).toEqual([
-      { hello: 1 },
+      { type: 'heartbeat' },
       { type: 'pong' },
       { type: 'reply', id: 1, ok: true, result: 2 },
       { type: 'ping' },

@@ -67,13 +67,13 @@ export function createInbound(
       liveness.seen();
       const value = shake.decode(data);
       if (shake.framed()) {
-        // Taken for plain, only a `welcome` is still read as Tether: a plain server's own
-        // `{ type: 'pong' }` is its message, not a reply to us.
-        if (isServerFrame(value) && (!shake.plain || value.type === 'welcome')) {
+        // A Tether server speaks first with `welcome`. Before it, and once taken for plain, any
+        // other frame is the server's own (its `{ type: 'pong' }` is no reply to us).
+        if (isServerFrame(value) && (value.type === 'welcome' || (isOpen() && !shake.plain))) {
           frame(value);
           return;
         }
-        // Not a Tether frame: before any welcome it means the server does not speak Tether.
+        // Not a welcome before any welcome: the server does not speak Tether.
         if (!isOpen()) ready();
       }
       emitter.emit('message', value);
