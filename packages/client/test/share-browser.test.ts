@@ -235,3 +235,44 @@ describe.skipIf(!!missing && process.env.CI !== 'true')('share: tabs, without th
     }
   }, 30_000);
 });
+
+describe.skipIf(!!missing && process.env.CI !== 'true')('share: tabs, a leader the browser freezes', () => {
+  it('Web Locks path: the frozen leader hands over at once, the follower gets what was published meanwhile, the thawed tab follows and catches up', async () => {
+    const context = await browser.newContext();
+    try {
+      await context.addInitScript(() => {
+        delete (globalThis as { SharedWorker?: unknown }).SharedWorker;
+      });
+      const before = await gauge('tether_connections');
+      const leader = await open(context, 'eve', false);
+      const follower = await open(context, 'eve', false);
+      await vi.waitFor(async () => expect(await gauge('tether_connections')).toBe(before + 1), { timeout: 5000 });
+      const first = await server.publish('room:lobby', { n: 1 });
+      for (const t of [leader, follower])
+        await vi.waitFor(async () => expect((await gotOf(t)).map((g) => g.n)).toEqual([1]));
+
+      // Page Lifecycle freeze, as Chrome does to background tabs: the page gets `freeze`, then stops running.
+      const cdp = await context.newCDPSession(leader);
+      const frozenAt = Date.now();
+      await cdp.send('Page.setWebLifecycleState', { state: 'frozen' });
+      await server.publish('room:lobby', { n: 2 });
+      await vi.waitFor(async () => expect((await gotOf(follower)).map((g) => g.n)).toEqual([1, 2]), {
+        timeout: 5000,
+        interval: 20,
+      });
+      console.log(
+        `share-browser (freeze): the follower had the publication ${Date.now() - frozenAt} ms after the freeze`,
+      );
+      expect(Date.now() - frozenAt).toBeLessThan(2500);
+
+      await cdp.send('Page.setWebLifecycleState', { state: 'active' });
+      await server.publish('room:lobby', { n: 3 });
+      for (const t of [leader, follower])
+        await vi.waitFor(async () => expect((await gotOf(t)).map((g) => g.n)).toEqual([1, 2, 3]), { timeout: 5000 });
+      expect((await gotOf(leader)).map((g) => g.offset)).toEqual([first.offset, first.offset + 1, first.offset + 2]);
+      await vi.waitFor(async () => expect(await gauge('tether_connections')).toBe(before + 1), { timeout: 5000 });
+    } finally {
+      await context.close();
+    }
+  }, 30_000);
+});
