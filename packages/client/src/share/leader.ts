@@ -179,7 +179,10 @@ export function elect(tab: Tab, id: string, name: string, options: ClientOptions
     heard = Date.now();
     if (!queued) candidate();
   };
-  const pagehide = (): void => tab.bye();
+  // A page kept in the back/forward cache may come back: only a page that is going says goodbye.
+  const pagehide = (e: Event): void => {
+    if (!(e as PageTransitionEvent).persisted) tab.bye();
+  };
   const events = [
     ['freeze', freeze],
     ['resume', resume],
