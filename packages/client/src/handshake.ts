@@ -2,8 +2,8 @@
  * The handshake: does this server speak Tether? JSON offers no subprotocol — a Tether server
  * takes a connection that offers none as JSON, and browsers fail the handshake when a server
  * selects none of those offered, as most servers do — so a Tether server is recognised by its
- * `welcome`, which it sends at once. The first frame that is not a Tether frame, or
- * `welcomeTimeout` of silence, means a plain server — a guess a late `welcome` still corrects.
+ * `welcome`, which it sends first and at once. Any other first frame, or `welcomeTimeout` of
+ * silence, means a plain server — a guess a late `welcome` still corrects.
  * Only a binary codec (MessagePack) offers its subprotocol: it needs a Tether server anyway.
  * Also the wire format that follows from the answer: how frames are encoded and decoded.
  * @module
