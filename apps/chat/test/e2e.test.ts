@@ -78,6 +78,8 @@ describe.skipIf(skipBrowser)('chat app in Chromium', () => {
     const bob = await person(s.base, 'bob');
     await ada.getByTestId('presence').getByText('bob').waitFor();
     await bob.getByTestId('presence').getByText('ada').waitFor();
+    // The header shows the round trip once it is measured.
+    await poll(() => ada.getByTestId('connection').textContent()).toMatch(/^Connected · \d+ ms$/);
 
     // Typing shows on the other side, and is not a message.
     await bob.getByTestId('composer').pressSequentially('hel');
@@ -335,6 +337,8 @@ describe.skipIf(skipBrowser)('chat app in Chromium', () => {
     await page.getByTestId('composer').press('Enter');
     await poll(() => page.getByTestId('message').count()).toBe(2);
     await page.getByTestId('toast').waitFor();
+    // The mention of the reader is highlighted, and visible at phone width too.
+    expect(await page.getByTestId('message').first().locator('mark').isVisible()).toBe(true);
     expect(await fits()).toBe(true);
     expect(await stacked()).toBe(true);
     await screenshot(page, 'mobile-room');

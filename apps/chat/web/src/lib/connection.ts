@@ -32,6 +32,7 @@ export function useConnection(client: TetherClient, state: Readonly<Ref<ClientSt
       if (everOpen && dropped) backUntil.value = Date.now() + 2500;
       everOpen = true;
       dropped = false;
+      void measure();
     }),
   ];
   const onOnline = (): void => {
@@ -44,17 +45,29 @@ export function useConnection(client: TetherClient, state: Readonly<Ref<ClientSt
   window.addEventListener('online', onOnline);
   window.addEventListener('offline', onOffline);
 
-  // The client measures the round trip itself (after welcome and each server heartbeat).
+  // The client keeps `stats.rtt` current from the server's heartbeats; a tab sharing another
+  // tab's connection measures its own, so ask once on open and then now and then.
+  async function measure(): Promise<void> {
+    if (client.state !== 'open') return;
+    try {
+      rtt.value = await client.ping();
+    } catch {
+      // Not connected any more: the banner says so.
+    }
+  }
   const tick = setInterval(() => {
     now.value = Date.now();
-    rtt.value = client.state === 'open' ? client.stats.rtt : undefined;
+    if (client.state !== 'open') rtt.value = undefined;
+    else rtt.value = client.stats.rtt ?? rtt.value;
   }, 250);
+  const pinger = setInterval(() => void measure(), 15_000);
 
   onScopeDispose(() => {
     for (const off of offs) off();
     window.removeEventListener('online', onOnline);
     window.removeEventListener('offline', onOffline);
     clearInterval(tick);
+    clearInterval(pinger);
   });
 
   const banner = computed<Banner>(() => {
