@@ -139,6 +139,8 @@ it.skipIf(unreachable !== undefined)(
     const acked = new Map<number, number>(); // k -> offset
     const drainingAcks = { a: 0, b: 0 };
     let draining: 'a' | 'b' | undefined;
+    /** Answers other than 200: a draining node must not give any. */
+    const refusals: number[] = [];
     let publishing = true;
     const publisher = (async () => {
       for (let k = 1; publishing; k++) {
@@ -156,13 +158,14 @@ it.skipIf(unreachable !== undefined)(
           }
           if (res) {
             await res.text();
-            expect(res.status).toBe(503); // refused, never lost: retried below
+            refusals.push(res.status); // asserted empty below; retried meanwhile
           }
           if (attempt > 200) throw new Error(`publication ${k} not acknowledged by either node`);
           // Pacing a retry, not synchronising anything.
           if (attempt % 2 === 1) await new Promise((r) => setTimeout(r, 20));
         }
-        await new Promise((r) => setTimeout(r, 10));
+        // About 30 publications a second: 6,000 deliveries a second into this one process.
+        await new Promise((r) => setTimeout(r, 25));
       }
     })();
     const received = (n: number) => () => watched.every((w) => w.offsets.length >= n);
@@ -205,7 +208,8 @@ it.skipIf(unreachable !== undefined)(
       const seen = batches(closes);
       expect(seen.length).toBeGreaterThan(1);
       expect(Math.max(...closes) - first).toBeGreaterThan(DRAIN.spread / 2);
-      expect(Math.max(...closes) - first).toBeLessThan(DRAIN.spread + 500);
+      // (How late the last close is seen here depends on this process's load; the node's own
+      // times are checked below.)
       const away = watched.map(
         (w, i) => (w.subscribed[subscribedBefore[i] as number] as number) - (closes[i] as number),
       );
@@ -214,7 +218,15 @@ it.skipIf(unreachable !== undefined)(
       // No client away longer than the drain spread plus a second (the issue's bar; each is away
       // for a pause within the client's minDelay, 500 ms, plus its reconnect).
       expect(Math.max(...away)).toBeLessThan(DRAIN.spread + 1_000);
-      const logged = from.logs.find((l) => l.msg === 'clients drained') as { sizes: number[]; interval: number };
+      const logged = from.logs.find((l) => l.msg === 'clients drained') as {
+        sizes: number[];
+        interval: number;
+        time: number;
+      };
+      const began = from.logs.find((l) => l.msg === 'draining') as { time: number };
+      // The node sent its last batch at the end of the spread, not sooner, and well within the deadline.
+      expect(logged.time - began.time).toBeGreaterThanOrEqual(DRAIN.delay + DRAIN.spread - 20);
+      expect(logged.time - began.time).toBeLessThan(DRAIN.deadline);
       expect(logged.sizes.reduce((x, y) => x + y, 0)).toBe(CLIENTS);
       expect(logged.sizes).toHaveLength(drainPlan(CLIENTS, DRAIN).batches);
       expect(seen.length).toBeLessThanOrEqual(logged.sizes.length);
@@ -227,6 +239,7 @@ it.skipIf(unreachable !== undefined)(
         batchesSent: logged.sizes.length,
         interval: Math.round(logged.interval),
         closeSpan: Math.max(...closes) - first,
+        drainedAfter: logged.time - began.time,
         unreadyBy: unready - signalled,
         delayToFirstClose: first - signalled,
         exitAfter: exit.at - signalled,
@@ -252,6 +265,7 @@ it.skipIf(unreachable !== undefined)(
       expect(w.offsets).toEqual(Array.from({ length: total }, (_, i) => i + 1));
       expect(w.ks).toEqual(expected);
     }
+    expect(refusals).toEqual([]);
     // Each draining node kept acknowledging publishes (round robin still sent it every other one).
     expect(drainingAcks.a).toBeGreaterThan(0);
     expect(drainingAcks.b).toBeGreaterThan(0);
