@@ -8,14 +8,35 @@
  */
 import type { Client } from './connection.js';
 
-/** Resolves like `p`, or rejects with `Error(message)` after `ms`. Never leaves a timer behind. */
+/**
+ * Resolves like `p`, or rejects with `Error(message)` after `ms`. A stalled event loop must not
+ * pass for a silent Redis: when the timer fires, the reply may already sit unread behind it, so
+ * the verdict waits one turn of the loop (`setImmediate` runs after pending I/O is read).
+ */
 export function within<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(
+      () =>
+        setImmediate(() => {
+          if (settled) return;
+          settled = true;
+          reject(new Error(message));
+        }),
+      ms,
+    );
     timer.unref();
+    const settle = (fn: () => void): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      fn();
+    };
+    p.then(
+      (value) => settle(() => resolve(value)),
+      (error: unknown) => settle(() => reject(error)),
+    );
   });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 /** Drops a connection for good, whatever state it is in. */
