@@ -174,6 +174,8 @@ describe.skipIf(noServer !== undefined)('createRedisBroker when Redis goes away'
     await a.broker.subscribe(ch);
     const before = (await a.broker.publish(ch, 'before', opts())).publication;
     await a.broker.publish(ch, 'before 2', opts());
+    // Both delivered first: Redis forgets them on the way, so nothing could fill that gap later.
+    await waitFor(() => a.events.publications.length === 2, 3000, 'the two publications before the outage');
     await redis.kill();
     await waitFor(() => !a.broker.available(), 3000, 'the outage to show');
     await redis.restart();
