@@ -95,3 +95,23 @@ it('a publish the hub took but never answered is asked again of the next hub and
   await vi.waitFor(() => expect(seen).toEqual([7, 8]));
   expect(result.offset).toBe(1);
 });
+
+it('history: the tab that opens the channel gets its last N publications, then live, once each', async () => {
+  const options = await start();
+  for (const n of [1, 2, 3, 4]) await server!.publish('room:h', n);
+  const tab = createTab(options);
+  join(tab, options);
+  await tab.client.connect();
+  const got: number[] = [];
+  const gaps: unknown[] = [];
+  const sub = tab.client.subscribe<number>('room:h', {
+    history: 2,
+    onMessage: (n) => got.push(n),
+    onGap: (g) => gaps.push(g),
+  });
+  await sub.ready;
+  await vi.waitFor(() => expect(got).toEqual([3, 4]));
+  await server!.publish('room:h', 5);
+  await vi.waitFor(() => expect(got).toEqual([3, 4, 5]));
+  expect(gaps).toEqual([]);
+});
