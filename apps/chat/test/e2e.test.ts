@@ -339,6 +339,8 @@ describe.skipIf(skipBrowser)('chat app in Chromium', () => {
     await page.getByTestId('toast').waitFor();
     // The mention of the reader is highlighted, and visible at phone width too.
     expect(await page.getByTestId('message').first().locator('mark').isVisible()).toBe(true);
+    // Ada is in #lobby already: the toast offers no button to open it.
+    expect(await page.getByTestId('toast').getByRole('button', { name: 'Open #lobby' }).count()).toBe(0);
     expect(await fits()).toBe(true);
     expect(await stacked()).toBe(true);
     await screenshot(page, 'mobile-room');
