@@ -34,7 +34,7 @@ async function node(redisUrl: string): Promise<{ tether: TetherServer; url: stri
       prefix: PREFIX,
       connectTimeout: 300,
       reconnect: { minDelay: 20, maxDelay: 100 },
-      healthCheck: { interval: 100, timeout: 200 },
+      healthCheck: { interval: 100, timeout: 1_000 },
     }),
     heartbeat: { interval: 200, timeout: 400 },
     namespaces: { '*': { history: { size: 1_000, ttl: '1h' } } },
