@@ -63,6 +63,9 @@ async function openManager(url: string): Promise<void> {
       onError: () => {},
     });
     w.m = m;
+    m.client.on('open', (ctx) => {
+      w.welcome = ctx.welcome;
+    });
     void m.connect();
   }, url);
 }
@@ -175,6 +178,7 @@ describe.skipIf(skip)('WebSocketManager in Chromium', () => {
     expect(await page.evaluate(() => (window as unknown as { m: { client: { plain: boolean } } }).m.client.plain)).toBe(
       true,
     );
+    expect(await page.evaluate(() => (window as unknown as { welcome?: unknown }).welcome)).toBeUndefined();
 
     await managerSend({ type: 'chat', text: 'hi' });
     await until('the chat frame', () => s.received.length === 1);
@@ -284,6 +288,8 @@ describe.skipIf(skip)('WebSocketManager in Chromium', () => {
         return { plain: m.client.plain, connected: m.isConnected, offset: res.offset, got };
       });
       expect(result).toEqual({ plain: false, connected: true, offset: 1, got: [{ text: 'hi' }] });
+      const welcome = await page.evaluate(() => (window as unknown as { welcome?: { user: string } }).welcome);
+      expect(welcome).toMatchObject({ type: 'welcome', user: 'ann' });
       // The publication also reached onMessage, as a Tether `message` frame.
       expect(await seen()).toContainEqual({ msg: expect.objectContaining({ type: 'message', channel: 'room:lobby' }) });
     });
