@@ -1,11 +1,14 @@
 /**
  * `WebSocketManager`: the class Tether grew from, same shape, on the real client — so code
- * written for the original gains backoff, liveness and an offline queue without changes.
+ * written for the original gains backoff, liveness and an offline queue without changes. Pointed
+ * at its own backend (a server that speaks its own JSON and selects no subprotocol) it runs in
+ * plain mode; pointed at a Tether server, the same options give Tether mode (see handshake.ts).
  * @module
  */
 import { type ClientOptions, createClient, type TetherClient } from './client.js';
 
 export interface WebSocketManagerOptions extends ClientOptions {
+  /** Called on every open: plain mode when the socket opens (at most `welcomeTimeout` later), Tether mode on `welcome`. */
   onConnect?: () => void;
   /** Called whenever an open connection closes (the client reconnects on its own unless told to stop). */
   onDisconnect?: () => void;
