@@ -226,6 +226,38 @@ describe.skipIf(skipBrowser)('chat app in Chromium', () => {
     }
   }, 45_000);
 
+  it('a message typed offline outlives its tab: another tab of the same person shows it pending and sends it once', async () => {
+    const first = await server();
+    const a = await person(first.base, 'ada');
+    const context = a.context();
+    const b = await context.newPage();
+    await login(b, first.base, 'ada');
+    await first.stop('SIGKILL');
+    await a
+      .getByTestId('status-banner')
+      .getByText(/Reconnecting/)
+      .waitFor({ timeout: 10_000 });
+    await a.getByTestId('composer').fill('written in a tab that was then closed');
+    await a.getByTestId('composer').press('Enter');
+    // The other tab sees it waiting too (one outbox per person, in localStorage), then the first closes.
+    const inB = messages(b).filter({ hasText: 'written in a tab that was then closed' });
+    await poll(() => inB.getAttribute('data-status', { timeout: 500 }).catch(() => null)).toBe('pending');
+    await a.close();
+
+    const second = await server({ port: first.port, dataDir: first.dataDir });
+    await poll(() => inB.getAttribute('data-status')).toBe('sent');
+    const db = new Database(join(second.dataDir, 'chat.db'), { readonly: true });
+    try {
+      const row = db
+        .prepare("SELECT COUNT(*) AS n FROM room_messages WHERE text = 'written in a tab that was then closed'")
+        .get() as { n: number };
+      expect(row.n).toBe(1);
+    } finally {
+      db.close();
+    }
+    expect(await inB.count()).toBe(1);
+  }, 45_000);
+
   it('the openai responder streams from an OpenAI-compatible endpoint; Stop aborts the upstream request', async () => {
     const fake = await startFakeOpenAi();
     try {

@@ -2,6 +2,8 @@
  * Room messages on their way: shown at once as `pending`, kept in localStorage (so a reload
  * resends them), sent one at a time in the order typed with `room.send`, each with a key made
  * when it was typed — the server stores and publishes a key once, however often it arrives.
+ * localStorage is the one list for all tabs of a user: every change reads, changes and writes it,
+ * and a change in another tab is picked up (two tabs sending one message is harmless: one key).
  */
 import type { TetherClient } from '@tether/client';
 import { ref } from 'vue';
@@ -30,7 +32,11 @@ export function createOutbox(client: TetherClient, user: string) {
     }
   };
   const items = ref<Outgoing[]>(load());
-  const save = (): void => localStorage.setItem(storageKey, JSON.stringify(items.value));
+  const update = (change: (list: Outgoing[]) => Outgoing[]): void => {
+    const next = change(load());
+    localStorage.setItem(storageKey, JSON.stringify(next));
+    items.value = next;
+  };
   let busy = false;
 
   async function pump(): Promise<void> {
@@ -43,8 +49,7 @@ export function createOutbox(client: TetherClient, user: string) {
         if (!next || client.state !== 'open') return;
         try {
           await client.rpc('room.send', { room: next.room, key: next.key, text: next.text }, { timeout: 10_000 });
-          items.value = items.value.filter((m) => m.key !== next.key);
-          save();
+          update((list) => list.filter((m) => m.key !== next.key));
         } catch (err) {
           const e = err as { name?: string; message?: string };
           // A lost connection or a slow answer: try again, same key, once the connection is back.
@@ -52,9 +57,8 @@ export function createOutbox(client: TetherClient, user: string) {
             failed = true;
             return;
           }
-          next.error = e.message ?? 'refused';
-          items.value = [...items.value];
-          save();
+          const error = e.message ?? 'refused';
+          update((list) => list.map((m) => (m.key === next.key ? { ...m, error } : m)));
         }
       }
     } finally {
@@ -67,20 +71,27 @@ export function createOutbox(client: TetherClient, user: string) {
   }
 
   const offOpen = client.on('open', () => void pump());
+  const onStorage = (e: StorageEvent): void => {
+    if (e.key !== storageKey) return;
+    items.value = load();
+    void pump();
+  };
+  window.addEventListener('storage', onStorage);
   void pump();
 
   return {
     items,
     send(room: string, text: string): void {
-      items.value = [...items.value, { key: newKey(), room, user, text, ts: Date.now() }];
-      save();
+      update((list) => [...list, { key: newKey(), room, user, text, ts: Date.now() }]);
       void pump();
     },
     discard(key: string): void {
-      items.value = items.value.filter((m) => m.key !== key);
-      save();
+      update((list) => list.filter((m) => m.key !== key));
     },
-    dispose: offOpen,
+    dispose(): void {
+      offOpen();
+      window.removeEventListener('storage', onStorage);
+    },
   };
 }
 
