@@ -90,10 +90,19 @@ interface Got {
 const gotOf = (page: Page): Promise<Got[]> =>
   page.evaluate(() => (window as never as { tether: { got: Got[] } }).tether.got);
 
-async function open(context: Awaited<ReturnType<Browser['newContext']>>, user: string, worker: boolean): Promise<Page> {
+async function open(
+  context: Awaited<ReturnType<Browser['newContext']>>,
+  user: string,
+  worker: boolean,
+  failTokens = 0,
+): Promise<Page> {
   const page = await context.newPage();
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
   await page.goto(`${base}/`);
+  await page.evaluate(
+    (n) => (window as never as { tether: { failTokens(n: number): void } }).tether.failTokens(n),
+    failTokens,
+  );
   const token = await signToken(SECRET, { user });
   await page.evaluate(
     ([t, w]) => (window as never as { tether: { start(t: string, w: boolean): Promise<void> } }).tether.start(t, w),
@@ -271,6 +280,23 @@ describe.skipIf(!!missing && process.env.CI !== 'true')('share: tabs, a leader t
         await vi.waitFor(async () => expect((await gotOf(t)).map((g) => g.n)).toEqual([1, 2, 3]), { timeout: 5000 });
       expect((await gotOf(leader)).map((g) => g.offset)).toEqual([first.offset, first.offset + 1, first.offset + 2]);
       await vi.waitFor(async () => expect(await gauge('tether_connections')).toBe(before + 1), { timeout: 5000 });
+    } finally {
+      await context.close();
+    }
+  }, 30_000);
+});
+
+describe.skipIf(!!missing && process.env.CI !== 'true')('share: tabs, a token getter that fails at first', () => {
+  it('the tab asks again until it knows the user, then shares the connection of that user', async () => {
+    const context = await browser.newContext();
+    try {
+      const before = await gauge('tether_connections');
+      const first = await open(context, 'fay', true);
+      const late = await open(context, 'fay', true, 2);
+      await vi.waitFor(async () => expect(await gauge('tether_connections')).toBe(before + 1), { timeout: 5000 });
+      await server.publish('room:lobby', { n: 6 });
+      for (const t of [first, late])
+        await vi.waitFor(async () => expect((await gotOf(t)).map((g) => g.n)).toEqual([6]));
     } finally {
       await context.close();
     }

@@ -57,7 +57,10 @@ export function createClient(options: SharedClientOptions): TetherClient {
   /** The group this tab joined on `connect()` (resolves with how to leave it); none after `close()`. */
   let joined: Promise<() => void> | undefined;
   tab.client.connect = () => {
-    joined ??= join(tab, own, shareKey, worker);
+    if (!joined) {
+      const mine: Promise<() => void> = join(tab, own, shareKey, worker, () => joined === mine);
+      joined = mine;
+    }
     return connect();
   };
   // The next connect() joins again: the token may belong to someone else by then (log out, log in).
@@ -71,9 +74,26 @@ export function createClient(options: SharedClientOptions): TetherClient {
 
 export { createClient as createSharedClient };
 
-async function join(tab: Tab, options: ClientOptions, shareKey: string | undefined, worker: ShareOptions['worker']) {
+async function join(
+  tab: Tab,
+  options: ClientOptions,
+  shareKey: string | undefined,
+  worker: ShareOptions['worker'],
+  current: () => boolean,
+): Promise<() => void> {
   const id = randomId();
-  const key = await keyOf(options, shareKey).catch(() => undefined);
+  let key: string | undefined;
+  // The token says who the user is; while its getter fails (a login not done yet), ask again.
+  for (let delay = 500; ; delay = Math.min(delay * 2, 10_000)) {
+    try {
+      key = await keyOf(options, shareKey);
+      break;
+    } catch {
+      await new Promise((wake) => setTimeout(wake, delay));
+      if (!current()) return () => {};
+    }
+  }
+  if (!current()) return () => {};
   if (key === undefined) {
     // No way to tell users apart (no SubtleCrypto outside secure contexts): a connection of its own.
     const hub = createHub(options, { send: (_, m) => rx(m), sendMany: (_, m) => rx(m) }, false);
@@ -138,6 +158,7 @@ async function keyOf(options: ClientOptions, shareKey: string | undefined): Prom
   if (!token) return `${url}|anonymous`;
   const sub = subjectOf(token);
   if (sub) return `${url}|sub:${sub}`;
+  if (!globalThis.crypto?.subtle) return undefined;
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token));
   return `${url}|sha256:${[...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
 }

@@ -15,6 +15,8 @@ const gaps: unknown[] = [];
 const states: string[] = [];
 let client: ReturnType<typeof createClient> | undefined;
 let current = '';
+/** How many more times the token getter fails (a login that is not done yet). */
+let failing = 0;
 let sub: Subscription<{ n: number }> | undefined;
 
 const api = {
@@ -25,7 +27,10 @@ const api = {
     current = token;
     client = createClient({
       url: `ws://${location.host}/ws`,
-      token: () => current,
+      token: async () => {
+        if (failing-- > 0) throw new Error('not logged in yet');
+        return current;
+      },
       share: 'tabs',
       ...(worker ? {} : { worker: false }),
       reconnect: { initialDelay: 100, maxDelay: 500 },
@@ -39,6 +44,9 @@ const api = {
       onGap: (g) => gaps.push(g),
     });
     return client.connect().then(() => sub?.ready);
+  },
+  failTokens(n: number): void {
+    failing = n;
   },
   state: () => client?.state,
   rtt: () => client?.stats.rtt,
