@@ -36,7 +36,9 @@ export class SessionTimers<S extends Timed> {
   add(s: S): void {
     this.members.add(s);
     if (!this.sweeper) {
-      this.sweeper = setInterval(() => this.sweepAll(), this.step);
+      // The verdict waits one turn of the loop: after a stall the peer's pong may sit unread
+      // behind this timer, and `setImmediate` runs once pending I/O has been read.
+      this.sweeper = setInterval(() => setImmediate(() => this.sweepAll()), this.step);
       this.sweeper.unref();
     }
   }
