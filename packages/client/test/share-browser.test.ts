@@ -93,7 +93,7 @@ const gotOf = (page: Page): Promise<Got[]> =>
 async function open(
   context: Awaited<ReturnType<Browser['newContext']>>,
   user: string,
-  worker: boolean,
+  worker: boolean | string,
   failTokens = 0,
 ): Promise<Page> {
   const page = await context.newPage();
@@ -105,7 +105,8 @@ async function open(
   );
   const token = await signToken(SECRET, { user });
   await page.evaluate(
-    ([t, w]) => (window as never as { tether: { start(t: string, w: boolean): Promise<void> } }).tether.start(t, w),
+    ([t, w]) =>
+      (window as never as { tether: { start(t: string, w: boolean | string): Promise<void> } }).tether.start(t, w),
     [token, worker] as const,
   );
   return page;
@@ -297,6 +298,26 @@ describe.skipIf(!!missing && process.env.CI !== 'true')('share: tabs, a token ge
       await server.publish('room:lobby', { n: 6 });
       for (const t of [first, late])
         await vi.waitFor(async () => expect((await gotOf(t)).map((g) => g.n)).toEqual([6]));
+    } finally {
+      await context.close();
+    }
+  }, 30_000);
+});
+
+describe.skipIf(!!missing && process.env.CI !== 'true')('share: tabs, a SharedWorker script that does not load', () => {
+  it('falls back to the leader tab: still one connection, and closing the leader moves it', async () => {
+    const context = await browser.newContext();
+    try {
+      const before = await gauge('tether_connections');
+      const total = await gauge('tether_connections_total');
+      const tabs = [await open(context, 'gus', '/no-such-worker.js'), await open(context, 'gus', '/no-such-worker.js')];
+      await vi.waitFor(async () => expect(await gauge('tether_connections')).toBe(before + 1), { timeout: 5000 });
+      await tabs[0]!.close();
+      await server.publish('room:lobby', { n: 7 });
+      await vi.waitFor(async () => expect((await gotOf(tabs[1]!)).map((g) => g.n)).toEqual([7]), { timeout: 5000 });
+      // The first tab was the leader: its connection went with it and the second tab made one.
+      expect(await gauge('tether_connections_total')).toBe(total + 2);
+      await vi.waitFor(async () => expect(await gauge('tether_connections')).toBe(before + 1), { timeout: 5000 });
     } finally {
       await context.close();
     }

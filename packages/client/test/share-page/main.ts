@@ -23,7 +23,8 @@ const api = {
   got,
   gaps,
   states,
-  start(token: string, worker: boolean): Promise<void> {
+  /** `worker`: true for the default, false to use the leader tab, or a script URL. */
+  start(token: string, worker: boolean | string): Promise<void> {
     current = token;
     client = createClient({
       url: `ws://${location.host}/ws`,
@@ -32,7 +33,7 @@ const api = {
         return current;
       },
       share: 'tabs',
-      ...(worker ? {} : { worker: false }),
+      ...(worker === true ? {} : { worker }),
       reconnect: { initialDelay: 100, maxDelay: 500 },
     });
     client.on('state', (s) => {
