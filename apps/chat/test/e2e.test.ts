@@ -258,6 +258,24 @@ describe.skipIf(skipBrowser)('chat app in Chromium', () => {
     expect(await inB.count()).toBe(1);
   }, 45_000);
 
+  it('after a restart-length outage (20 s) the page is connected again within seconds of the server', async () => {
+    const first = await server();
+    const ada = await person(first.base, 'ada');
+    await first.stop('SIGKILL');
+    await ada
+      .getByTestId('status-banner')
+      .getByText(/Reconnecting/)
+      .waitFor({ timeout: 10_000 });
+    // The outage is the input of this test, not a synchronisation: a restart of about 20 s, long
+    // enough for a default backoff (30 s cap) to be waiting far longer than the app's 2 s.
+    await new Promise((resolve) => setTimeout(resolve, 20_000));
+    await server({ port: first.port, dataDir: first.dataDir });
+    const back = Date.now();
+    await ada.getByTestId('connection').getByText('Connected').waitFor({ timeout: 10_000 });
+    // At most 2 s to the next attempt, plus a token and a handshake on a busy machine.
+    expect(Date.now() - back).toBeLessThan(4000);
+  }, 60_000);
+
   it('the openai responder streams from an OpenAI-compatible endpoint; Stop aborts the upstream request', async () => {
     const fake = await startFakeOpenAi();
     try {

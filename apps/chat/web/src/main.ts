@@ -12,7 +12,7 @@ const tether = createTether({
   token: fetchToken,
   // A person is waiting: never more than 2 s between two attempts (a server-to-server client
   // would back off further). `online` and a visible tab also trigger an attempt at once.
-  reconnect: { initialDelay: 500, maxDelay: 2000 },
+  reconnect: { minDelay: 500, maxDelay: 2000 },
   // ChatApp connects once someone has logged in.
   autoConnect: false,
   // The tabs of one user share one connection (one presence entry, one copy of each message).
