@@ -83,6 +83,10 @@ async function gauge(name: string): Promise<number> {
   return Number(line?.split(' ')[1] ?? Number.NaN);
 }
 
+/** Every connection of the previous test is gone (closing a browser context does not wait for that). */
+const idle = (): Promise<void> =>
+  vi.waitFor(async () => expect(await gauge('tether_connections')).toBe(0), { timeout: 5000 });
+
 interface Got {
   n: number;
   offset: number;
@@ -126,6 +130,7 @@ describe.skipIf(!!missing && process.env.CI !== 'true').each(paths)('share: tabs
         await context.addInitScript(() => {
           delete (globalThis as { SharedWorker?: unknown }).SharedWorker;
         });
+      await idle();
       const before = await gauge('tether_connections');
       const subsBefore = await gauge('tether_subscriptions');
       const tabs = [];
@@ -235,6 +240,7 @@ describe.skipIf(!!missing && process.env.CI !== 'true')('share: tabs, without th
         delete g.BroadcastChannel;
         Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined });
       });
+      await idle();
       const before = await gauge('tether_connections');
       const tabs = [await open(context, 'dee', true), await open(context, 'dee', true)];
       await vi.waitFor(async () => expect(await gauge('tether_connections')).toBe(before + 2), { timeout: 5000 });
@@ -253,6 +259,7 @@ describe.skipIf(!!missing && process.env.CI !== 'true')('share: tabs, a leader t
       await context.addInitScript(() => {
         delete (globalThis as { SharedWorker?: unknown }).SharedWorker;
       });
+      await idle();
       const before = await gauge('tether_connections');
       const leader = await open(context, 'eve', false);
       const follower = await open(context, 'eve', false);
@@ -291,6 +298,7 @@ describe.skipIf(!!missing && process.env.CI !== 'true')('share: tabs, a token ge
   it('the tab asks again until it knows the user, then shares the connection of that user', async () => {
     const context = await browser.newContext();
     try {
+      await idle();
       const before = await gauge('tether_connections');
       const first = await open(context, 'fay', true);
       const late = await open(context, 'fay', true, 2);
@@ -308,6 +316,7 @@ describe.skipIf(!!missing && process.env.CI !== 'true')('share: tabs, a SharedWo
   it('falls back to the leader tab: still one connection, and closing the leader moves it', async () => {
     const context = await browser.newContext();
     try {
+      await idle();
       const before = await gauge('tether_connections');
       const total = await gauge('tether_connections_total');
       const tabs = [await open(context, 'gus', '/no-such-worker.js'), await open(context, 'gus', '/no-such-worker.js')];
