@@ -332,3 +332,29 @@ describe.skipIf(!!missing && process.env.CI !== 'true')('share: tabs, a SharedWo
     }
   }, 30_000);
 });
+
+describe.skipIf(!!missing && process.env.CI !== 'true')('share: tabs, a SharedWorker that dies', () => {
+  it('the tabs elect a leader instead: one connection again, and a publication made meanwhile arrives once in each', async () => {
+    const context = await browser.newContext();
+    try {
+      await idle();
+      const tabs = [await open(context, 'hal', true), await open(context, 'hal', true)];
+      await vi.waitFor(async () => expect(await gauge('tether_connections')).toBe(1), { timeout: 5000 });
+      await server.publish('room:lobby', { n: 1 });
+      for (const t of tabs) await vi.waitFor(async () => expect((await gotOf(t)).map((g) => g.n)).toEqual([1]));
+      const cdp = await browser.newBrowserCDPSession();
+      const { targetInfos } = (await cdp.send('Target.getTargets')) as {
+        targetInfos: { targetId: string; type: string }[];
+      };
+      const workers = targetInfos.filter((t) => t.type === 'shared_worker');
+      expect(workers).toHaveLength(1);
+      await cdp.send('Target.closeTarget', { targetId: workers[0]!.targetId });
+      await server.publish('room:lobby', { n: 2 });
+      for (const t of tabs)
+        await vi.waitFor(async () => expect((await gotOf(t)).map((g) => g.n)).toEqual([1, 2]), { timeout: 5000 });
+      await vi.waitFor(async () => expect(await gauge('tether_connections')).toBe(1), { timeout: 5000 });
+    } finally {
+      await context.close();
+    }
+  }, 30_000);
+});

@@ -122,19 +122,30 @@ async function join(
   const release = await hold(locks, lock);
   const port = w.port;
   const mine = { post: (m: TabMessage) => port.postMessage(m) };
+  let left = false;
+  let watching = false;
   let leave = (): void => {
+    left = true;
     tab.detach(mine);
     port.close();
     release();
   };
-  // The script did not load (a bundler that left it out, a CSP): the tabs elect a leader instead.
-  w.addEventListener('error', () => {
+  // The script did not load (a bundler that left it out, a CSP), or the worker died: the tabs elect
+  // a leader instead.
+  const instead = (): void => {
+    if (left) return;
     leave();
     leave = lead();
-  });
+  };
+  w.addEventListener('error', instead);
   port.postMessage({ t: 'init', id, o: data, lock } satisfies Init);
   const rx = tab.attach(mine);
-  port.onmessage = (e) => rx(e.data);
+  port.onmessage = (e) => {
+    // The worker holds `<name>:hub` from its start; the lock comes free only when it is gone.
+    if (!left && !watching) void locks.request(`${name}:hub`, instead);
+    watching = true;
+    rx(e.data);
+  };
   return () => leave();
 }
 

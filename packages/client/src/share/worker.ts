@@ -20,9 +20,12 @@ export interface Init {
 }
 
 const scope = globalThis as unknown as {
+  name: string;
   onconnect: ((e: MessageEvent) => void) | null;
   navigator: { locks?: LockManager };
 };
+// Held while the worker lives: a tab waiting for it learns that the worker is gone.
+void scope.navigator.locks?.request(`${scope.name}:hub`, () => new Promise<void>(() => {}));
 const ports = new Map<string, MessagePort>();
 let hub: Hub | undefined;
 const link = {
