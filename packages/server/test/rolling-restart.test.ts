@@ -201,7 +201,8 @@ it.skipIf(unreachable !== undefined)(
           if (res.status === 503) unready = Date.now();
           return res.status === 503;
         },
-        DRAIN.delay,
+        // Bounded generously: that it turned before the first close is asserted below.
+        DRAIN.deadline,
         `${name} /readyz to turn 503`,
       );
       expect(await upgradeStatus(from.url)).toBe(503);
