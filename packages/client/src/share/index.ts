@@ -123,7 +123,6 @@ async function join(
   const port = w.port;
   const mine = { post: (m: TabMessage) => port.postMessage(m) };
   let left = false;
-  let watching = false;
   let leave = (): void => {
     left = true;
     tab.detach(mine);
@@ -141,10 +140,9 @@ async function join(
   port.postMessage({ t: 'init', id, o: data, lock } satisfies Init);
   const rx = tab.attach(mine);
   port.onmessage = (e) => {
-    // The worker holds `<name>:hub` from its start; the lock comes free only when it is gone.
-    if (!left && !watching) void locks.request(`${name}:hub`, instead);
-    watching = true;
-    rx(e.data);
+    // `up`: the worker holds `<name>:hub` (for its life), so the lock comes free only when it is gone.
+    if (e.data?.t !== 'up') rx(e.data);
+    else if (!left) void locks.request(`${name}:hub`, instead);
   };
   return () => leave();
 }

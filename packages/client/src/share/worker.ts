@@ -24,8 +24,14 @@ const scope = globalThis as unknown as {
   onconnect: ((e: MessageEvent) => void) | null;
   navigator: { locks?: LockManager };
 };
-// Held while the worker lives: a tab waiting for it learns that the worker is gone.
-void scope.navigator.locks?.request(`${scope.name}:hub`, () => new Promise<void>(() => {}));
+// Held while the worker lives: a tab that waits for it learns that the worker is gone. Each tab is
+// told (`up`) once it is held, so that its wait cannot come first.
+const held = new Promise<void>((up) => {
+  void scope.navigator.locks?.request(`${scope.name}:hub`, () => {
+    up();
+    return new Promise<void>(() => {});
+  });
+});
 const ports = new Map<string, MessagePort>();
 let hub: Hub | undefined;
 const link = {
@@ -51,6 +57,7 @@ scope.onconnect = (e) => {
         hub?.leave(m.id);
       };
       void scope.navigator.locks?.request(m.lock, gone);
+      void held.then(() => port.postMessage({ t: 'up' }));
       return;
     }
     if (id) hub?.receive(id, m);
