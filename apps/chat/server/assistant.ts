@@ -22,6 +22,15 @@ export function param(params: unknown, key: string, max = 200): string {
   return v;
 }
 
+/** The optional idempotency key of `chat.send`: a client-made id, the reply's event id is derived from it. */
+function sendKey(params: unknown): string | undefined {
+  const v = typeof params === 'object' && params !== null ? (params as Record<string, unknown>).key : undefined;
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !/^[A-Za-z0-9_-]{8,64}$/.test(v))
+    throw new RpcError('bad_request', 'key must be 8 to 64 letters, digits, _ or -');
+  return v;
+}
+
 interface Running {
   ctl: AbortController;
   done: Promise<void>;
@@ -42,7 +51,9 @@ export function setupAssistant(
   responders: { default: Responder; byName: Map<string, Responder> },
 ): Assistant {
   const { q } = store;
+  /** Replies being written, by session and event id (event ids come from client keys, unique per session only). */
   const running = new Map<string, Running>();
+  const runId = (sessionId: string, eventId: string): string => `${sessionId}\n${eventId}`;
   let closing = false;
 
   const turns = (sessionId: string, beforeSeq: number): Turn[] =>
@@ -96,10 +107,10 @@ export function setupAssistant(
           tether.logger.warn({ err: e, sessionId }, 'chat: could not publish the error'),
         );
       } finally {
-        running.delete(eventId);
+        running.delete(runId(sessionId, eventId));
       }
     })().catch((err: unknown) => tether.logger.warn({ err, sessionId }, 'chat stream failed'));
-    running.set(eventId, { ctl, done });
+    running.set(runId(sessionId, eventId), { ctl, done });
   }
 
   tether.rpc('chat.send', (params, ctx) => {
@@ -108,7 +119,10 @@ export function setupAssistant(
     const existing = owned(sessionId, ctx.user);
     const now = Date.now();
     const responder = (existing && responders.byName.get(existing.responder)) ?? responders.default;
-    const eventId = `ev-${randomUUID()}`;
+    // A repeated key (the store asks again after a dropped link) gets the first send's reply.
+    const key = sendKey(params);
+    const eventId = key ? `ev-${key}` : `ev-${randomUUID()}`;
+    if (key && q.answer.get(sessionId, eventId)) return { eventId };
     let seq = 0;
     store.db.transaction(() => {
       q.addSession.run(sessionId, ctx.user, responder.name, now, now);
@@ -152,10 +166,10 @@ export function setupAssistant(
     const sessionId = param(params, 'sessionId');
     const eventId = param(params, 'eventId');
     owned(sessionId, ctx.user);
-    const run = running.get(eventId);
-    if (run && q.answer.get(sessionId, eventId)?.status === 'streaming') {
-      run.ctl.abort();
-      await run.done;
+    const task = running.get(runId(sessionId, eventId));
+    if (task && q.answer.get(sessionId, eventId)?.status === 'streaming') {
+      task.ctl.abort();
+      await task.done;
       await end(sessionId, eventId, 'cancelled');
     }
     return {};
@@ -175,7 +189,8 @@ export function setupAssistant(
     const sessionId = param(params, 'sessionId');
     const eventId = param(params, 'eventId');
     owned(sessionId, ctx.user);
-    if (running.has(eventId)) throw new RpcError('bad_request', 'that reply is still being written; stop it first');
+    if (running.has(runId(sessionId, eventId)))
+      throw new RpcError('bad_request', 'that reply is still being written; stop it first');
     q.forget.run(sessionId, eventId);
     return {};
   });
@@ -191,7 +206,7 @@ export function setupAssistant(
     },
     async recover() {
       for (const answer of q.streaming.all()) {
-        if (running.has(answer.event_id)) continue;
+        if (running.has(runId(answer.session_id, answer.event_id))) continue;
         const name = q.session.get(answer.session_id)?.responder ?? '';
         const responder = responders.byName.get(name);
         if (responder?.deterministic) stream(answer, responder);

@@ -130,6 +130,40 @@ describe('chat responders', () => {
     expect(history.messages[1]?.status).toBe('cancelled');
   });
 
+  it('chat.send with a key asked twice is one exchange: the repeat gets the first event id and no second reply', async () => {
+    const ann = await connect('ann');
+    const w = await watch(ann, 's6');
+    const first = await ann.rpc<{ eventId: string }>('chat.send', {
+      sessionId: 's6',
+      text: 'once',
+      key: 'k-0123456789',
+    });
+    const again = await ann.rpc<{ eventId: string }>('chat.send', {
+      sessionId: 's6',
+      text: 'once',
+      key: 'k-0123456789',
+    });
+    expect(again.eventId).toBe(first.eventId);
+    await w.until((e) => e.event_id === first.eventId && e.data.type === 'END');
+    const history = await ann.rpc<{ messages: Array<{ role: string }> }>('chat.history', { sessionId: 's6' });
+    expect(history.messages.map((m) => m.role)).toEqual(['user', 'assistant']);
+    expect(w.events.filter((e) => e.data.type === 'END')).toHaveLength(1);
+
+    // The same key in another person's session is theirs alone.
+    const bob = await connect('bob');
+    const other = await bob.rpc<{ eventId: string }>('chat.send', {
+      sessionId: 's7',
+      text: 'mine',
+      key: 'k-0123456789',
+    });
+    const bobs = await bob.rpc<{ messages: Array<{ content: string }> }>('chat.history', { sessionId: 's7' });
+    expect(other.eventId).toBe(first.eventId);
+    expect(bobs.messages[0]?.content).toBe('mine');
+    await expect(ann.rpc('chat.send', { sessionId: 's6', text: 'x', key: 'short' })).rejects.toMatchObject({
+      code: 'bad_request',
+    });
+  });
+
   it("refuses another user's session with forbidden", async () => {
     const ann = await connect('ann');
     const bob = await connect('bob');

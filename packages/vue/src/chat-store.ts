@@ -295,11 +295,30 @@ export function defineChatStore(options: ChatStoreOptions = {}) {
       return reply;
     }
 
+    /**
+     * `chat.send` with a key of its own. A send cut off by a dropped link (or unanswered in time) is
+     * asked again with the same key, which waits in the client's queue until it is connected; the
+     * server answers a repeated key with the first send's event id, so a question is never asked twice.
+     */
+    async function sendOnce(id: string, text: string): Promise<{ eventId: string }> {
+      const key = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join(
+        '',
+      );
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await rpc<{ eventId: string }>('chat.send', { sessionId: id, text, key });
+        } catch (err) {
+          const code = (err as { code?: unknown }).code;
+          if (attempt >= 3 || (code !== 'ERR_TETHER_DISCONNECTED' && code !== 'ERR_TETHER_TIMEOUT')) throw err;
+        }
+      }
+    }
+
     async function deliver(id: string, text: string, reply: ChatMessage): Promise<void> {
       awaiting.set(id, (awaiting.get(id) ?? 0) + 1);
       try {
         await follow(id);
-        const { eventId } = await rpc<{ eventId: string }>('chat.send', { sessionId: id, text });
+        const { eventId } = await sendOnce(id, text);
         reply.event_id = eventId;
         const held = early.get(id) ?? [];
         early.set(

@@ -95,6 +95,20 @@ function app(server: TestServer) {
   return store;
 }
 
+const useSlowChat = defineChatStore({ id: 'chat-test-timeout', timeout: 300 });
+/** Like `app`, with a store whose RPCs time out after 300 ms. */
+function slowApp(server: TestServer) {
+  plugin = createTether({ url: server.url, WebSocket, token: () => token() });
+  let store: ReturnType<typeof useSlowChat> | undefined;
+  const Root = defineComponent(() => {
+    store = useSlowChat();
+    return () => h('div');
+  });
+  wrapper = mount(Root, { global: { plugins: [plugin, createPinia()] } });
+  if (!store) throw new Error('store not created');
+  return store;
+}
+
 const publishAll = async (server: TetherServer, events: ChatEvent[]): Promise<void> => {
   for (const e of events) await server.publish(`chat:${e.session_id}`, e);
 };
@@ -132,7 +146,7 @@ it('send is optimistic, the reply assembles from chunks, and FINISH/END fetch th
   expect(chat.list[1]?.content).toBe('Hello, world');
   expect(chat.list[1]?.event_id).toBe('ev-1');
   expect(reply.content).toBe('Hello, world');
-  expect(b.calls.send).toEqual([{ sessionId: 's1', text: 'hi there' }]);
+  expect(b.calls.send).toEqual([{ sessionId: 's1', text: 'hi there', key: expect.stringMatching(/^[0-9a-f]{24}$/) }]);
   await vi.waitFor(() => expect(chat.title).toBe('A summary'));
   // A round trip after the title: a second chat.title sent on END would have reached the server by now.
   await plugin?.client?.ping();
@@ -144,6 +158,53 @@ it('send is optimistic, the reply assembles from chunks, and FINISH/END fetch th
   await vi.waitFor(() => expect(chat.list[3]?.status).toBe('done'));
   await plugin?.client?.ping();
   expect(b.calls.title).toBe(1);
+});
+
+it('a chat.send that times out is asked again with its key: one question, one reply', async () => {
+  const b = backend();
+  const byKey = new Map<string, { eventId: string }>();
+  let first = true;
+  const send = b.rpc['chat.send'];
+  const rpc = {
+    ...b.rpc,
+    // The first answer comes after the store's timeout (lost, as on a dropped link); the repeat
+    // carries the same key and gets the first answer without a second exchange.
+    'chat.send': async (params: unknown) => {
+      const key = (params as { key: string }).key;
+      const seen = byKey.get(key);
+      if (seen) return seen;
+      const answer = send(params);
+      byKey.set(key, answer);
+      if (first) {
+        first = false;
+        await new Promise((resolve) => setTimeout(resolve, 600));
+      }
+      return answer;
+    },
+  };
+  t = await startServer(rpc, CHAT_NS);
+  const server = t;
+  b.setOnSend((sid, eid) => {
+    setTimeout(
+      () =>
+        void publishAll(server.server, [
+          event(sid, eid, 'MESSAGE', 'Once'),
+          event(sid, eid, 'FINISH'),
+          event(sid, eid, 'END'),
+        ]),
+      700,
+    );
+  });
+  const chat = slowApp(t);
+  await chat.open('s9');
+  chat.send('only once', 's9');
+  await vi.waitFor(() => expect(chat.list[1]?.status).toBe('done'), { timeout: 4000 });
+  expect(chat.list.map((m) => [m.role, m.content])).toEqual([
+    ['user', 'only once'],
+    ['assistant', 'Once'],
+  ]);
+  expect(b.calls.send).toHaveLength(1);
+  expect(b.history.s9).toHaveLength(1);
 });
 
 it('chunks published before chat.send answers are held and applied to the right reply', async () => {
