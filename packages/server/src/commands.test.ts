@@ -25,6 +25,8 @@ function context(): CommandContext {
     channels: new Channels(broker, presence, metrics, logger, {
       limits: { maxSubscriptions: 10 },
       presenceTtl: 60_000,
+      presenceInterval: 100,
+      presenceListLimit: 200,
     }),
     publisher: new Publisher(broker, ns, metrics, 60_000),
     presence,
