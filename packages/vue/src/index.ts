@@ -2,7 +2,8 @@
  * `@tether/vue`: Vue 3 bindings for Tether — one shared client per app (`createTether`), reactive
  * connection state (`useTether`), reference-counted channels (`useChannel`), presence
  * (`usePresence`) and the seed-compatible `useWebSocket`. The Pinia chat store is the
- * `@tether/vue/chat` subpath, so Pinia stays optional.
+ * `@tether/vue/chat` subpath, so Pinia stays optional; `createTether` with `share: 'tabs'` is
+ * `@tether/vue/share`, so only apps that share bundle the sharing code.
  * @module
  */
 /** Protocol types composables return, re-exported (one name, one type) so apps need not import them elsewhere. */

@@ -3,17 +3,15 @@
  * `useTether`, its reactive connection state.
  * @module
  */
-import type { ClientState, TetherClient } from '@tether/client';
-// The share entry's createClient is the core's unless `share: 'tabs'` is set.
-import { createClient, type SharedClientOptions } from '@tether/client/share';
+import { type ClientOptions, type ClientState, createClient, type TetherClient } from '@tether/client';
 import { type App, type ComputedRef, computed, hasInjectionContext, inject, type ShallowRef, shallowRef } from 'vue';
 import { contextOf, inBrowser, TETHER_KEY, type TetherContext } from './context.js';
 
 /**
- * Options of {@link createTether}: every `createClient` option, `share: 'tabs'` (one connection for
- * all the tabs of this origin and user, see `@tether/client/share`), plus how the plugin drives the client.
+ * Options of {@link createTether}: every `createClient` option, plus how the plugin drives the client.
+ * (`share: 'tabs'` is `@tether/vue/share`'s `createTether`: the sharing code is bundled only there.)
  */
-export interface TetherPluginOptions extends SharedClientOptions {
+export interface TetherPluginOptions extends ClientOptions {
   /** Connect as soon as the plugin is installed (browser only; never during SSR). @default true */
   autoConnect?: boolean;
   /** Close the client when the app unmounts. @default true */
@@ -29,12 +27,27 @@ export interface TetherPlugin {
 
 /**
  * Creates the plugin that installs ONE shared client for the app. During SSR (no `window`) no
- * client is created and every composable is a no-op that reports `idle`.
+ * client is created and every composable is a no-op that reports `idle`. For one connection
+ * shared by all the tabs (`share: 'tabs'`), import `createTether` from `@tether/vue/share` instead.
  * @example
  * import { WebSocket } from 'ws' // Node only; browsers have one
  * app.use(createTether({ url: 'ws://localhost:8088/ws', token: () => getToken() }))
  */
 export function createTether(options: TetherPluginOptions): TetherPlugin {
+  // A JavaScript caller (no types to stop it) would otherwise get a connection per tab, silently.
+  if ((options as { share?: unknown } | null)?.share !== undefined)
+    throw new TypeError("createTether: share lives in '@tether/vue/share'; import createTether from there");
+  return tetherPlugin(options, createClient);
+}
+
+/**
+ * @internal The plugin around a client factory: `@tether/client`'s `createClient` here,
+ * `@tether/client/share`'s in `@tether/vue/share`, so only that entry bundles the sharing code.
+ */
+export function tetherPlugin<O extends TetherPluginOptions>(
+  options: O,
+  create: (clientOptions: Omit<O, 'autoConnect' | 'closeOnUnmount'>) => TetherClient,
+): TetherPlugin {
   if (typeof options !== 'object' || options === null)
     throw new TypeError('createTether(options): pass the createClient options, e.g. { url, token }');
   const { autoConnect = true, closeOnUnmount = true, ...clientOptions } = options;
@@ -48,7 +61,7 @@ export function createTether(options: TetherPluginOptions): TetherPlugin {
         app.provide(TETHER_KEY, ssrContext());
         return;
       }
-      ctx ??= contextOf(createClient(clientOptions));
+      ctx ??= contextOf(create(clientOptions));
       const mine = ctx;
       app.provide(TETHER_KEY, mine);
       if (autoConnect) void mine.client.connect();

@@ -1,4 +1,5 @@
-import { createTether } from '@tether/vue';
+// @tether/vue/share: createTether with `share: 'tabs'` (the sharing code is bundled only from here).
+import { createTether } from '@tether/vue/share';
 import { createPinia } from 'pinia';
 import { createApp } from 'vue';
 import App from './App.vue';
