@@ -109,7 +109,7 @@ export function ratios(f: Figures): Record<string, Ratio> {
   }
   if (R['fanout-10k-room'] && R['fanout-10k']) {
     // Tether on the default namespace (presence on) against raw ws's 10k fan-out of the same run.
-    const label = 'fan-out 10k, default namespace: delivered/s';
+    const label = 'fan-out 10k, presence on: delivered/s';
     add('fanout10kRoom', label, 'fanout-10k-room', 'deliveredPerS', 'higher', 1.0, 'fanout-10k');
   }
   add('latencyP50', 'latency p50', 'latency', 'p50', 'lower');

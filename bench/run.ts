@@ -128,7 +128,13 @@ async function startServer(kind: Kind, port = 0, prefix = ''): Promise<Server> {
 /** `tether-redis` is two nodes on one Redis (both pinned to the server core); others are one. */
 async function startServers(kind: Kind, runId: string): Promise<Server[]> {
   if (kind !== 'tether-redis') return [await startServer(kind)];
-  return [await startServer(kind, 0, runId), await startServer(kind, 0, runId)];
+  const first = await startServer(kind, 0, runId);
+  try {
+    return [first, await startServer(kind, 0, runId)];
+  } catch (err) {
+    await kill(first.child);
+    throw err;
+  }
 }
 
 async function memory(server: Server): Promise<unknown> {
@@ -149,7 +155,13 @@ function startGenerator() {
 type Result = Record<string, number | boolean | string>;
 
 async function runOnce(scenario: Scenario, kind: Kind, runId: string): Promise<Result> {
-  let servers = await startServers(kind, runId);
+  let servers: Server[];
+  try {
+    servers = await startServers(kind, runId);
+  } catch (err) {
+    // A server that cannot start (a broken checkout, Redis down) costs this run, not the others.
+    return { error: `server did not start: ${err instanceof Error ? err.message : String(err)}`, finished: false };
+  }
   const gen = generator ?? startGenerator();
   const command: Command = {
     ...scenario.command,
