@@ -190,7 +190,7 @@ await writeFile(
   `const { createServer, createMemoryBroker, signToken } = require('@tether/server');
 const { createClient } = require('@tether/client');
 const { WebSocket } = require('ws');
-for (const entry of ['@tether/protocol', '@tether/protocol/msgpack', '@tether/broker', '@tether/redis', '@tether/vue', '@tether/vue/chat'])
+for (const entry of ['@tether/protocol', '@tether/protocol/msgpack', '@tether/broker', '@tether/redis', '@tether/vue', '@tether/vue/chat', '@tether/vue/share'])
   if (Object.keys(require(entry)).length === 0) throw new Error('require(' + entry + ') is empty');
 (async () => {
 ${roundTrip('')}
