@@ -8,13 +8,13 @@
  */
 import { type Broker, type PresenceStore, type Publication, serialPerKey } from '@tether/broker';
 import { CloseCode, type PresenceClient, type SubscribeFrame, type SubscribeResult } from '@tether/protocol';
-import { EncodedFrame } from './encoded.js';
+import { EncodedFrame, fanOut } from './encoded.js';
 import type { Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
 import { PresenceBatcher, presenceClient } from './presence-batch.js';
 import { subscribeResult } from './recovery.js';
 import { RpcError } from './rpc-error.js';
-import { fanOut, type Session } from './session.js';
+import type { Session } from './session.js';
 
 /** Publications buffered for one subscribe in progress before the connection counts as too slow. */
 const MAX_PENDING = 10_000;

@@ -4,6 +4,8 @@
  * @module
  */
 import type { Codec } from '@tether/protocol';
+import type { ServerMetrics } from './metrics.js';
+import type { Session } from './session.js';
 
 /** Encodes one frame with `codec` into a Buffer that `ws` sends without copying or re-encoding. */
 export function encodeFrame(frame: object, codec: Codec): Buffer {
@@ -25,4 +27,33 @@ export class EncodedFrame {
     }
     return bytes;
   }
+}
+
+/**
+ * The same bytes to every session in `sessions` (encoded at most once per codec: consecutive
+ * sessions of one codec reuse the Buffer without a lookup), counted in the metrics once. The
+ * set may lose members while this runs (a slow consumer closed by its send): a `Set` iterates
+ * safely past deletions, so no copy is made.
+ * @internal
+ */
+export function fanOut(sessions: Iterable<Session>, frame: EncodedFrame, metrics: ServerMetrics): number {
+  let codec: Codec | undefined;
+  let bytes: Buffer | undefined;
+  let sent = 0;
+  let total = 0;
+  for (const s of sessions) {
+    if (s.codec !== codec) {
+      codec = s.codec;
+      bytes = frame.for(codec);
+    }
+    if (s.write(bytes as Buffer)) {
+      sent++;
+      total += (bytes as Buffer).length;
+    }
+  }
+  if (sent > 0) {
+    metrics.framesOut.inc(sent);
+    metrics.bytesOut.inc(total);
+  }
+  return sent;
 }

@@ -7,23 +7,13 @@
 import { CloseCode, type Codec } from '@tether/protocol';
 import WebSocket from 'ws';
 import type { Identity } from './auth.js';
+import type { ClientContext } from './client-context.js';
 import { type EncodedFrame, encodeFrame } from './encoded.js';
 import type { ServerMetrics } from './metrics.js';
 import { WindowCounter } from './rate-limit.js';
 import type { SessionTimers } from './session-timers.js';
 
-/** What the server knows about a connection; passed to RPC handlers and `authorize`. */
-export interface ClientContext {
-  /** User id from the token. */
-  readonly user: string;
-  readonly connectionId: string;
-  /** Public presence info from the token (`info` claim). */
-  readonly info: unknown;
-  /** Channel patterns from the token (`channels` claim), when present. */
-  readonly channels: readonly string[] | undefined;
-  /** True for operators: a token with `admin: true`, or the admin page's login. */
-  readonly admin?: boolean;
-}
+export type { ClientContext } from './client-context.js';
 
 /** @internal Per-connection settings resolved from the server options. */
 export interface SessionSettings {
@@ -56,33 +46,12 @@ const clock = (): number => Date.now() - BASE;
 const TEXT = { binary: false } as const;
 const BINARY = { binary: true } as const;
 
-/**
- * The same bytes to every session in `sessions` (encoded at most once per codec: consecutive
- * sessions of one codec reuse the Buffer without a lookup), counted in the metrics once. The
- * set may lose members while this runs (a slow consumer closed by its send): a `Set` iterates
- * safely past deletions, so no copy is made.
- * @internal
- */
-export function fanOut(sessions: Iterable<Session>, frame: EncodedFrame, metrics: ServerMetrics): number {
-  let codec: Codec | undefined;
-  let bytes: Buffer | undefined;
-  let sent = 0;
-  let total = 0;
-  for (const s of sessions) {
-    if (s.codec !== codec) {
-      codec = s.codec;
-      bytes = frame.for(codec);
-    }
-    if (s.write(bytes as Buffer)) {
-      sent++;
-      total += (bytes as Buffer).length;
-    }
-  }
-  if (sent > 0) {
-    metrics.framesOut.inc(sent);
-    metrics.bytesOut.inc(total);
-  }
-  return sent;
+/** Per-connection state most connections never need (see `Session.rare`). */
+interface Rare {
+  ctx?: ClientContext | undefined;
+  rejected?: WindowCounter;
+  malformed?: WindowCounter;
+  killTimer?: ReturnType<typeof setTimeout>;
 }
 
 /** @internal */
@@ -103,12 +72,9 @@ export class Session implements ClientContext {
   // The rate limit's token bucket, inline: `burst` tokens, refilled at `messagesPerSecond`.
   private tokens: number;
   private tokensAt = clock();
-  // Made on the first rejected or malformed frame: most connections never have one.
-  private rejected: WindowCounter | undefined;
-  private malformed: WindowCounter | undefined;
-  private killTimer: ReturnType<typeof setTimeout> | undefined;
+  /** What most connections never need, in one object made on first use (one field, not four). */
+  private rare: Rare | undefined;
   private protocolAlive = true;
-  private ctx: ClientContext | undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -159,7 +125,7 @@ export class Session implements ClientContext {
   reauthenticate(identity: Identity): void {
     const previous = this.identity.expiresAt;
     this.identity = { ...identity, info: identity.info ?? this.identity.info };
-    this.ctx = undefined;
+    if (this.rare) this.rare.ctx = undefined;
     if (!this.closing) this.timers.expireAt(this, previous);
     this.expired(Date.now());
   }
@@ -169,10 +135,11 @@ export class Session implements ClientContext {
    * session; made on first use and kept until the identity changes (not one per RPC).
    */
   context(): ClientContext {
-    if (this.ctx) return this.ctx;
+    const rare = (this.rare ??= {});
+    if (rare.ctx) return rare.ctx;
     const ctx = { user: this.user, connectionId: this.connectionId, info: this.info, channels: this.channels };
-    this.ctx = Object.freeze(this.admin ? { ...ctx, admin: true } : ctx);
-    return this.ctx;
+    rare.ctx = Object.freeze(this.admin ? { ...ctx, admin: true } : ctx);
+    return rare.ctx;
   }
 
   /** Starts the heartbeat and the token expiry (both on the node's shared timers). */
@@ -243,15 +210,17 @@ export class Session implements ClientContext {
       this.tokens -= 1;
       return true;
     }
-    this.rejected ??= new WindowCounter(this.settings.maxRejected, 10_000);
-    if (this.rejected.hit()) this.close(CloseCode.RATE_LIMITED, 'rate limited');
+    const rare = (this.rare ??= {});
+    rare.rejected ??= new WindowCounter(this.settings.maxRejected, 10_000);
+    if (rare.rejected.hit()) this.close(CloseCode.RATE_LIMITED, 'rate limited');
     return false;
   }
 
   /** Accounts for one malformed frame; true when it closed the connection. */
   malformedFrame(): boolean {
-    this.malformed ??= new WindowCounter(this.settings.maxMalformed, 10_000);
-    if (!this.malformed.hit()) return false;
+    const rare = (this.rare ??= {});
+    rare.malformed ??= new WindowCounter(this.settings.maxMalformed, 10_000);
+    if (!rare.malformed.hit()) return false;
     this.close(CloseCode.BAD_FRAMES, 'too many malformed frames');
     return true;
   }
@@ -277,7 +246,7 @@ export class Session implements ClientContext {
    * The only way bytes leave: refuses to queue past `maxBuffered` (a client that does not read
    * is closed with 4009 rather than buffered for without bound). Text frames go as a Buffer with
    * `binary: false`, so `ws` neither re-encodes a string nor copies per socket. Not counted here:
-   * {@link fanOut} counts a whole fan-out at once.
+   * `fanOut` (encoded.ts) counts a whole fan-out at once.
    * @internal
    */
   write(bytes: Buffer): boolean {
@@ -307,8 +276,9 @@ export class Session implements ClientContext {
     } catch {
       this.ws.terminate();
     }
-    this.killTimer = setTimeout(() => this.ws.terminate(), this.settings.closeTimeout);
-    this.killTimer.unref();
+    const kill = setTimeout(() => this.ws.terminate(), this.settings.closeTimeout);
+    kill.unref();
+    (this.rare ??= {}).killTimer = kill;
   }
 
   /** The socket is gone (whoever closed it): make sure the funnel ran and no timer survives. */
@@ -318,7 +288,7 @@ export class Session implements ClientContext {
       this.stopTimers();
       this.shared.onClosing(this);
     }
-    if (this.killTimer) clearTimeout(this.killTimer);
+    if (this.rare?.killTimer) clearTimeout(this.rare.killTimer);
   }
 
   private stopTimers(): void {
