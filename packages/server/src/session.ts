@@ -130,16 +130,18 @@ export class Session implements ClientContext {
     this.expired(Date.now());
   }
 
-  /**
-   * The context handed to application hooks: a frozen snapshot, so hooks cannot mutate the
-   * session; made on first use and kept until the identity changes (not one per RPC).
-   */
+  /** The context handed to hooks: a frozen snapshot, made once per identity (not per RPC). */
   context(): ClientContext {
-    const rare = (this.rare ??= {});
+    const rare = this.extras();
     if (rare.ctx) return rare.ctx;
     const ctx = { user: this.user, connectionId: this.connectionId, info: this.info, channels: this.channels };
     rare.ctx = Object.freeze(this.admin ? { ...ctx, admin: true } : ctx);
     return rare.ctx;
+  }
+
+  private extras(): Rare {
+    this.rare ??= {};
+    return this.rare;
   }
 
   /** Starts the heartbeat and the token expiry (both on the node's shared timers). */
@@ -156,10 +158,7 @@ export class Session implements ClientContext {
     if (this.pingSentAt >= 0) this.rtt = clock() - this.pingSentAt;
   }
 
-  /**
-   * One round of the shared sweep: closes with 4010 once `interval + timeout` passed since the
-   * last frame, and pings every `interval`.
-   */
+  /** One round of the shared sweep: 4010 after `interval + timeout` of silence; a ping every `interval`. */
   sweep(epochNow: number): void {
     if (this.closing) return;
     const now = epochNow - BASE;
@@ -210,7 +209,7 @@ export class Session implements ClientContext {
       this.tokens -= 1;
       return true;
     }
-    const rare = (this.rare ??= {});
+    const rare = this.extras();
     rare.rejected ??= new WindowCounter(this.settings.maxRejected, 10_000);
     if (rare.rejected.hit()) this.close(CloseCode.RATE_LIMITED, 'rate limited');
     return false;
@@ -218,7 +217,7 @@ export class Session implements ClientContext {
 
   /** Accounts for one malformed frame; true when it closed the connection. */
   malformedFrame(): boolean {
-    const rare = (this.rare ??= {});
+    const rare = this.extras();
     rare.malformed ??= new WindowCounter(this.settings.maxMalformed, 10_000);
     if (!rare.malformed.hit()) return false;
     this.close(CloseCode.BAD_FRAMES, 'too many malformed frames');
@@ -278,7 +277,7 @@ export class Session implements ClientContext {
     }
     const kill = setTimeout(() => this.ws.terminate(), this.settings.closeTimeout);
     kill.unref();
-    (this.rare ??= {}).killTimer = kill;
+    this.extras().killTimer = kill;
   }
 
   /** The socket is gone (whoever closed it): make sure the funnel ran and no timer survives. */
