@@ -45,7 +45,7 @@ export const DEFAULT_RECONNECT: Readonly<
   maxDelay: 30_000,
   factor: 2,
   jitter: 0.5,
-  maxAttempts: Number.POSITIVE_INFINITY,
+  maxAttempts: Infinity,
 };
 
 /** Attempts added for the `long` class (overload, rate limit): the backoff starts 8× higher. */

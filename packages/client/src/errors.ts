@@ -7,7 +7,8 @@ import type { ErrorCode } from '@tether/protocol';
 
 /** Base class: every error the client produces carries a stable string `code`. */
 export class TetherError extends Error {
-  readonly code: string;
+  // Fields set in constructors are `declare`d: no class-field initializer ships for them (same own properties).
+  declare readonly code: string;
   constructor(code: string, message: string) {
     super(message);
     this.code = code;
@@ -29,8 +30,8 @@ export class TimeoutError extends TetherError {
  * `closeCode`/`reason` say why. `code` is `ERR_TETHER_DISCONNECTED`.
  */
 export class DisconnectedError extends TetherError {
-  readonly closeCode: number;
-  readonly reason: string;
+  declare readonly closeCode: number;
+  declare readonly reason: string;
   constructor(closeCode: number, reason: string) {
     super('ERR_TETHER_DISCONNECTED', `disconnected (${closeCode}${reason ? `: ${reason}` : ''})`);
     this.name = 'DisconnectedError';

@@ -24,7 +24,7 @@ export interface WebSocketManagerOptions extends ClientOptions {
  */
 export class WebSocketManager {
   /** The client underneath, for everything the original class could not do (subscribe, rpc, events). */
-  readonly client: TetherClient;
+  declare readonly client: TetherClient;
 
   constructor(options: WebSocketManagerOptions) {
     const { onConnect, onDisconnect, onMessage, onError, ...rest } = options;

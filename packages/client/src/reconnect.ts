@@ -89,7 +89,7 @@ export function createReconnect(
       const fn = on ? g.addEventListener : g.removeEventListener;
       if (!fn || listening === on) return;
       listening = on;
-      for (const [type, handler] of events) fn.call(globalThis, type, handler);
+      for (const [type, handler] of events) fn.call(g, type, handler);
     },
     /** `maxAttempts` is not reached yet. */
     allowed: (): boolean => attempts < o.reconnect.maxAttempts,

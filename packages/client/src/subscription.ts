@@ -14,7 +14,7 @@ import type {
   SubscribeResult,
 } from '@tether/protocol';
 import { NORMAL } from './close-codes.js';
-import { deferred } from './deferred.js';
+import { deferred, noop } from './deferred.js';
 import { Emitter } from './emitter.js';
 import { DisconnectedError, ServerError } from './errors.js';
 import type { RequestKind } from './requests.js';
@@ -90,17 +90,16 @@ let keySeq = 0;
 export const randomKey = (): string =>
   globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}-${++keySeq}`;
 
-const noop = (): void => {};
-
 export class Subscription<D = unknown> extends Emitter<SubscriptionEvents> {
-  readonly channel: string;
+  // `declare`: set in the constructor, so no class-field initializer ships for it.
+  declare readonly channel: string;
   #state: SubscriptionState = 'subscribing';
   #pos: StreamPosition | undefined;
   #host: SubscriptionHost;
   #opts: SubscribeOptions<D>;
   #settle: ((err?: unknown) => void) | undefined;
   /** Resolves on the first successful subscribe; rejects if that never happens (refused, timeout, close). */
-  readonly ready: Promise<void>;
+  declare readonly ready: Promise<void>;
 
   /** @internal Use `client.subscribe()`. */
   constructor(host: SubscriptionHost, channel: string, opts: SubscribeOptions<D>) {

@@ -77,25 +77,24 @@ const react = (
   extra: Partial<Pick<ClosePolicy, 'refreshToken' | 'report'>> = {},
 ): CloseReaction => ({ reconnect, backoff, refreshToken: false, report: false, ...extra });
 
+/** Any close code not listed reconnects with the normal backoff, unreported. */
+const DEFAULT_REACTION = react(true, 'normal');
+
+// Only the codes that differ from DEFAULT_REACTION (so 1006, 1008, 1011, 4009 and 4010 are not
+// listed: they reconnect normally, unreported); every code in MEANINGS is in CLOSE_POLICY.
 const REACTIONS: Readonly<Record<number, CloseReaction>> = {
   1000: react(false, 'normal'),
   1001: react(true, 'quick'),
   1002: react(true, 'normal', { report: true }),
-  1006: react(true, 'normal'),
   1007: react(true, 'normal', { report: true }),
-  1008: react(true, 'normal'),
   1009: react(true, 'normal', { report: true }),
-  1011: react(true, 'normal'),
   1012: react(true, 'quick'),
   1013: react(true, 'long'),
   4000: react(false, 'normal', { report: true }),
   4001: react(true, 'normal', { refreshToken: true }),
   4003: react(false, 'normal', { report: true }),
   4008: react(true, 'long', { report: true }),
-  4009: react(true, 'normal'),
-  4010: react(true, 'normal'),
 };
-const DEFAULT_REACTION = react(true, 'normal');
 
 // The words live apart from the reactions so a client bundle (which needs only `closeReaction`)
 // leaves them out: every export below is pure and tree-shaken when unused.
@@ -128,7 +127,7 @@ const meant = (r: CloseReaction, meaning: string): ClosePolicy => ({ ...r, meani
 /** The client's reaction to each close code. Codes not listed follow {@link DEFAULT_CLOSE_POLICY}. */
 export const CLOSE_POLICY: Readonly<Record<number, ClosePolicy>> = /* @__PURE__ */ (() => {
   const table: Record<number, ClosePolicy> = {};
-  for (const code in REACTIONS) table[code] = meant(REACTIONS[code] as CloseReaction, MEANINGS[code] as string);
+  for (const code in MEANINGS) table[code] = meant(closeReaction(Number(code)), MEANINGS[code] as string);
   return table;
 })();
 

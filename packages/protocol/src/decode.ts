@@ -34,7 +34,7 @@ const fail = (message: string, id?: number, code: ErrorCode = 'bad_request'): De
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) > 0;
 const isOffset = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
-const isStr = (v: unknown, max = Number.POSITIVE_INFINITY): v is string => typeof v === 'string' && v.length <= max;
+const isStr = (v: unknown, max = Infinity): v is string => typeof v === 'string' && v.length <= max;
 const isNonEmpty = (v: unknown, max?: number): v is string => isStr(v, max) && v.length > 0;
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 

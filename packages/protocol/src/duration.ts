@@ -13,9 +13,9 @@ const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000
  * bundles (the client). {@link toMs} is the same with an error that names the option.
  */
 export function durationMs(value: Duration): number {
-  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : Number.NaN;
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : NaN;
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
-  return match ? Math.round(Number(match[1]) * (UNITS[match[2] ?? 'ms'] as number)) : Number.NaN;
+  return match ? Math.round(Number(match[1]) * (UNITS[match[2] ?? 'ms'] as number)) : NaN;
 }
 
 /** Converts a {@link Duration} to milliseconds; throws `RangeError` naming `what` when it is not one. */
