@@ -97,7 +97,7 @@ export class Subscription<D = unknown> extends Emitter<SubscriptionEvents> {
   #pos: StreamPosition | undefined;
   #host: SubscriptionHost;
   #opts: SubscribeOptions<D>;
-  #settle: ((err?: unknown) => void) | undefined;
+  #settle: (err?: unknown) => void;
   /** Resolves on the first successful subscribe; rejects if that never happens (refused, timeout, close). */
   declare readonly ready: Promise<void>;
 
@@ -110,10 +110,8 @@ export class Subscription<D = unknown> extends Emitter<SubscriptionEvents> {
     this.#pos = opts.since && { ...opts.since };
     const ready = deferred();
     this.ready = ready.promise;
-    this.#settle = (err) => {
-      this.#settle = undefined;
-      ready.settle(err);
-    };
+    // Only the first call counts: a settled promise ignores the rest.
+    this.#settle = ready.settle;
   }
 
   get state(): SubscriptionState {
@@ -159,7 +157,7 @@ export class Subscription<D = unknown> extends Emitter<SubscriptionEvents> {
     if (!ok) {
       this.emit('error', value);
       if (value instanceof ServerError) this.#end(value.code, value);
-      else this.#settle?.(value);
+      else this.#settle(value);
       return;
     }
     const r = value as SubscribeResult;
@@ -179,7 +177,7 @@ export class Subscription<D = unknown> extends Emitter<SubscriptionEvents> {
     const pos = this.#pos as StreamPosition;
     if (pos.offset < r.offset) pos.offset = r.offset;
     this.emit('subscribed', { channel: this.channel, recovered: !gap, offset: pos.offset, epoch: pos.epoch });
-    this.#settle?.();
+    this.#settle();
   }
 
   /** @internal A publication: delivered once, in order; anything at or below the last offset is a replay. */
@@ -216,7 +214,7 @@ export class Subscription<D = unknown> extends Emitter<SubscriptionEvents> {
   /** @internal The client closed for good: an unresolved `ready` must still settle. */
   closed(err: unknown): void {
     this.reset();
-    this.#settle?.(err);
+    this.#settle(err);
   }
 
   /** @internal The server ended it (`unsubscribed` frame) or refused it. */
@@ -236,7 +234,7 @@ export class Subscription<D = unknown> extends Emitter<SubscriptionEvents> {
     if (this.#state === 'unsubscribed') return;
     this.#setState('unsubscribed');
     this.#host.remove(this);
-    this.#settle?.(err);
+    this.#settle(err);
     this.emit('unsubscribed', { channel: this.channel, reason });
   }
 }
