@@ -138,7 +138,7 @@ export class Subscription<D = unknown> extends Emitter<SubscriptionEvents> {
   unsubscribe(): void {
     if (this.#state === 'unsubscribed') return;
     const wasOpen = this.#host.open();
-    this.#end('client');
+    this.ended('client');
     if (wasOpen) this.#host.request({ type: 'unsubscribe', channel: this.channel }).catch(noop);
   }
 
@@ -156,7 +156,7 @@ export class Subscription<D = unknown> extends Emitter<SubscriptionEvents> {
     if (this.#state === 'unsubscribed') return;
     if (!ok) {
       this.emit('error', value);
-      if (value instanceof ServerError) this.#end(value.code, value);
+      if (value instanceof ServerError) this.ended(value.code, value);
       else this.#settle(value);
       return;
     }
@@ -217,11 +217,6 @@ export class Subscription<D = unknown> extends Emitter<SubscriptionEvents> {
     this.#settle(err);
   }
 
-  /** @internal The server ended it (`unsubscribed` frame) or refused it. */
-  ended(reason: string): void {
-    this.#end(reason);
-  }
-
   /** The one writer of `state`. */
   #setState(next: SubscriptionState): void {
     const prev = this.#state;
@@ -230,7 +225,11 @@ export class Subscription<D = unknown> extends Emitter<SubscriptionEvents> {
     this.emit('state', next, prev);
   }
 
-  #end(reason: string, err: unknown = new DisconnectedError(NORMAL, `unsubscribed: ${reason}`)): void {
+  /**
+   * @internal It ended: by `unsubscribe()` (`'client'`), by the server's `unsubscribed` frame, or
+   * a refused subscribe (`err`, the server's error).
+   */
+  ended(reason: string, err: unknown = new DisconnectedError(NORMAL, `unsubscribed: ${reason}`)): void {
     if (this.#state === 'unsubscribed') return;
     this.#setState('unsubscribed');
     this.#host.remove(this);
