@@ -3,6 +3,7 @@
  * to every connection using that codec.
  * @module
  */
+import type { Writable } from 'node:stream';
 import type { Codec } from '@tether/protocol';
 import type { ServerMetrics } from './metrics.js';
 import type { Session } from './session.js';
@@ -42,6 +43,7 @@ export function fanOut(sessions: Iterable<Session>, frame: EncodedFrame, metrics
   let sent = 0;
   let total = 0;
   for (const s of sessions) {
+    cork(s);
     if (s.codec !== codec) {
       codec = s.codec;
       bytes = frame.for(codec);
@@ -51,9 +53,32 @@ export function fanOut(sessions: Iterable<Session>, frame: EncodedFrame, metrics
       total += (bytes as Buffer).length;
     }
   }
+  if (corked.length > 0 && !uncorkQueued) {
+    uncorkQueued = true;
+    process.nextTick(uncorkAll);
+  }
   if (sent > 0) {
     metrics.framesOut.inc(sent);
     metrics.bytesOut.inc(total);
   }
   return sent;
+}
+
+// Sockets a fan-out corked in this tick. They are uncorked together once the tick's work is
+// done (after its microtasks), so a burst of publications reaches each socket as one write
+// instead of one system call per frame.
+const corked: Writable[] = [];
+let uncorkQueued = false;
+
+function uncorkAll(): void {
+  uncorkQueued = false;
+  for (const socket of corked.splice(0)) socket.uncork();
+}
+
+function cork(s: Session): void {
+  // `ws` keeps the socket private; a socket already corked in this tick is left as it is.
+  const socket = (s.ws as unknown as { _socket?: Writable | null })._socket;
+  if (!socket || socket.writableCorked > 0) return;
+  socket.cork();
+  corked.push(socket);
 }
