@@ -330,7 +330,8 @@ export function svg(f: Figures): string {
   );
   const sx = (v: number) => labelW + (Math.min(v, max) / max) * plotW;
   const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${labelW + plotW + 90}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${labelW + plotW + 90}" height="${height}" font-family="sans-serif" font-size="12" role="img">`,
+    `<title>Tether and Socket.IO throughput, latency and memory as ratios to raw ws</title>`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="10" y="20" font-size="14" font-weight="bold">Tether and Socket.IO ÷ raw ws (${esc(f.mode)} run, ${esc(String(f.machine.date).slice(0, 10))})</text>`,
     `<rect x="${labelW + plotW - 190}" y="8" width="10" height="10" fill="#2563eb"/><text x="${labelW + plotW - 176}" y="17">Tether</text>`,

@@ -324,7 +324,7 @@ function plot(samples: Sample[]): string {
       `<polyline fill="none" stroke="${color}" stroke-width="2" points="${points}"/>`,
     ].join('\n');
   });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${2 * W + 20}" height="${2 * H + 20}" font-family="sans-serif">\n${parts.join('\n')}\n</svg>\n`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${2 * W + 20}" height="${2 * H + 20}" font-family="sans-serif" role="img">\n<title>Soak: connections, heap, RSS and handles over time</title>\n${parts.join('\n')}\n</svg>\n`;
 }
 
 await main();
