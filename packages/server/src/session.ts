@@ -52,6 +52,7 @@ interface Rare {
   rejected?: WindowCounter;
   malformed?: WindowCounter;
   killTimer?: ReturnType<typeof setTimeout>;
+  closeCode?: number | undefined;
 }
 
 /** @internal */
@@ -60,8 +61,6 @@ export class Session implements ClientContext {
   private seen = clock();
   /** Set once the close funnel ran: nothing more is sent or handled. */
   closing = false;
-  /** Close code this side chose, for the disconnect metric. */
-  closeCode: number | undefined;
   private readonly opened = clock();
   /** The peer's address, as the socket saw it. */
   address = '';
@@ -69,9 +68,8 @@ export class Session implements ClientContext {
   rtt: number | undefined;
   private pingSentAt = -1;
   private nextPingAt = 0;
-  // The rate limit's token bucket, inline: `burst` tokens, refilled at `messagesPerSecond`.
+  // The rate limit's token bucket, inline, refilled since `seen` by every frame.
   private tokens: number;
-  private tokensAt = clock();
   /** What most connections never need, in one object made on first use (one field, not four). */
   private rare: Rare | undefined;
   private protocolAlive = true;
@@ -194,17 +192,25 @@ export class Session implements ClientContext {
 
   /** Accounts for one liveness frame (`ping`, `pong`, `heartbeat`): never rate limited. */
   alive(): true {
-    this.seen = clock();
+    this.refill(clock());
     return true;
+  }
+  private refill(t: number): void {
+    const { messagesPerSecond, burst } = this.settings;
+    this.tokens = Math.min(burst, this.tokens + ((t - this.seen) / 1000) * messagesPerSecond);
+    this.seen = t;
+  }
+  /** Close code this side chose, for the disconnect metric (kept with the rare fields). */
+  get closeCode(): number | undefined {
+    return this.rare?.closeCode;
+  }
+  set closeCode(code: number | undefined) {
+    this.extras().closeCode = code;
   }
 
   /** Accounts for one incoming frame; false when it is over the rate limit (and maybe closes). */
   admit(): boolean {
-    const t = clock();
-    this.seen = t;
-    const { messagesPerSecond, burst } = this.settings;
-    this.tokens = Math.min(burst, this.tokens + ((t - this.tokensAt) / 1000) * messagesPerSecond);
-    this.tokensAt = t;
+    this.refill(clock());
     if (this.tokens >= 1) {
       this.tokens -= 1;
       return true;
@@ -242,11 +248,9 @@ export class Session implements ClientContext {
   }
 
   /**
-   * The only way bytes leave: refuses to queue past `maxBuffered` (a client that does not read
-   * is closed with 4009 rather than buffered for without bound). Text frames go as a Buffer with
-   * `binary: false`, so `ws` neither re-encodes a string nor copies per socket. Not counted here:
-   * `fanOut` (encoded.ts) counts a whole fan-out at once.
-   * @internal
+   * @internal The only way bytes leave: past `maxBuffered` the client is closed with 4009, never
+   * buffered for without bound. Text goes as a Buffer with `binary: false` (no re-encoding, no
+   * copy per socket). Not counted here: `fanOut` (encoded.ts) counts a whole fan-out at once.
    */
   write(bytes: Buffer): boolean {
     if (this.closing || this.ws.readyState !== WebSocket.OPEN) return false;
@@ -260,9 +264,8 @@ export class Session implements ClientContext {
   }
 
   /**
-   * The close funnel: runs `onClosing` once (subscriptions and presence are freed now, not when
-   * the peer finishes the handshake), sends the close frame, and destroys the socket if the
-   * handshake does not finish within `closeTimeout`.
+   * The close funnel: `onClosing` once (subscriptions and presence freed now), the close frame,
+   * and the socket destroyed if the handshake has not finished within `closeTimeout`.
    */
   close(code: number, reason: string): void {
     if (this.closing) return;
