@@ -10,20 +10,17 @@
  * failure under CI=true.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { signToken } from '@tether/server';
 import { build } from 'esbuild';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { launchChromium, skipWithoutChromium } from './chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const missing = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} not found`;
-const skip = missing !== undefined && process.env.CI !== 'true';
-if (skip) console.log(`browser.test.ts skipped: ${missing} (under CI=true this fails)`);
+const skip = skipWithoutChromium('browser.test.ts');
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const SECRET = 'browser-test-secret-of-some-length-0123456789';
@@ -75,7 +72,7 @@ const managerSend = (data: unknown): Promise<void> =>
 
 describe.skipIf(skip)('WebSocketManager in Chromium', () => {
   beforeAll(async () => {
-    if (missing) throw new Error(`CI=true needs Chromium: ${missing}`);
+    browser = await launchChromium();
     const bundle = await build({
       stdin: {
         contents: "import * as Tether from '@tether/client'; globalThis.Tether = Tether;",
@@ -104,19 +101,6 @@ describe.skipIf(skip)('WebSocketManager in Chromium', () => {
     });
     await new Promise<void>((r) => pageServer.listen(0, '127.0.0.1', r));
     origin = `http://127.0.0.1:${(pageServer.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
   });
 
   afterAll(async () => {

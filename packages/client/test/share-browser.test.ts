@@ -6,19 +6,17 @@
  * arrives once in every remaining tab. A second user, in another browser context, gets a
  * connection of their own.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer, serveStatic, signToken, type TetherServer } from '@tether/server';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { build, defaultClientConditions } from 'vite';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { launchChromium, skipWithoutChromium } from './chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const missing = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} not found`;
-if (missing && process.env.CI !== 'true') console.log(`share-browser: skipped, ${missing}`);
+const skip = skipWithoutChromium('share-browser.test.ts');
 const SECRET = 'share-test-secret-of-a-decent-length-0123456789';
 
 let outDir = '';
@@ -28,10 +26,8 @@ let browser: Browser;
 let rpcCalls = 0;
 
 beforeAll(async () => {
-  if (missing) {
-    if (process.env.CI === 'true') throw new Error(`CI=true needs Chromium: ${missing}`);
-    return;
-  }
+  if (skip) return;
+  browser = await launchChromium();
   outDir = await mkdtemp(join(tmpdir(), 'tether-share-page-'));
   await build({
     configFile: false,
@@ -55,19 +51,6 @@ beforeAll(async () => {
   });
   const { port } = await server.listen();
   base = `http://127.0.0.1:${port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
 }, 60_000);
 
 afterAll(async () => {
@@ -121,7 +104,7 @@ const paths = [
   ['Web Locks leader (no SharedWorker)', false],
 ] as const;
 
-describe.skipIf(!!missing && process.env.CI !== 'true').each(paths)('share: tabs, %s', (label, worker) => {
+describe.skipIf(skip).each(paths)('share: tabs, %s', (label, worker) => {
   it('three tabs of one user: one connection, each publication once per tab, rpc in the asking tab, a closed tab changes nothing for the others', async () => {
     const context = await browser.newContext();
     const other = await browser.newContext();
@@ -230,7 +213,7 @@ describe.skipIf(!!missing && process.env.CI !== 'true').each(paths)('share: tabs
   }, 60_000);
 });
 
-describe.skipIf(!!missing && process.env.CI !== 'true')('share: tabs, without the APIs', () => {
+describe.skipIf(skip)('share: tabs, without the APIs', () => {
   it('a browser without SharedWorker, Web Locks and BroadcastChannel: each tab has a connection of its own, and works', async () => {
     const context = await browser.newContext();
     try {
@@ -252,7 +235,7 @@ describe.skipIf(!!missing && process.env.CI !== 'true')('share: tabs, without th
   }, 30_000);
 });
 
-describe.skipIf(!!missing && process.env.CI !== 'true')('share: tabs, a leader the browser freezes', () => {
+describe.skipIf(skip)('share: tabs, a leader the browser freezes', () => {
   it('Web Locks path: the frozen leader hands over at once, the follower gets what was published meanwhile, the thawed tab follows and catches up', async () => {
     const context = await browser.newContext();
     try {
@@ -294,7 +277,7 @@ describe.skipIf(!!missing && process.env.CI !== 'true')('share: tabs, a leader t
   }, 30_000);
 });
 
-describe.skipIf(!!missing && process.env.CI !== 'true')('share: tabs, a token getter that fails at first', () => {
+describe.skipIf(skip)('share: tabs, a token getter that fails at first', () => {
   it('the tab asks again until it knows the user, then shares the connection of that user', async () => {
     const context = await browser.newContext();
     try {
@@ -312,7 +295,7 @@ describe.skipIf(!!missing && process.env.CI !== 'true')('share: tabs, a token ge
   }, 30_000);
 });
 
-describe.skipIf(!!missing && process.env.CI !== 'true')('share: tabs, a SharedWorker script that does not load', () => {
+describe.skipIf(skip)('share: tabs, a SharedWorker script that does not load', () => {
   it('falls back to the leader tab: still one connection, and closing the leader moves it', async () => {
     const context = await browser.newContext();
     try {
@@ -333,7 +316,7 @@ describe.skipIf(!!missing && process.env.CI !== 'true')('share: tabs, a SharedWo
   }, 30_000);
 });
 
-describe.skipIf(!!missing && process.env.CI !== 'true')('share: tabs, a SharedWorker that dies', () => {
+describe.skipIf(skip)('share: tabs, a SharedWorker that dies', () => {
   it('the tabs elect a leader instead: one connection again, and a publication made meanwhile arrives once in each', async () => {
     const context = await browser.newContext();
     try {
