@@ -78,8 +78,17 @@ export function compose(options: ServerOptions, life: Lifecycle): Parts {
   const conns = new Connections(o, metrics, logger, hooks, ns.fallback.maxDataSize);
   const admin = options.admin
     ? setupAdmin({
-        ...{ options: options.admin, auth: options.auth, apiKey: options.apiKey, authenticator: auth },
-        ...{ broker, presence: store, metrics, channels, sessions: conns.sessions, logger, dedupTtl: o.dedupTtl },
+        options: options.admin,
+        auth: options.auth,
+        apiKey: options.apiKey,
+        authenticator: auth,
+        broker,
+        presence: store,
+        metrics,
+        channels,
+        sessions: conns.sessions,
+        logger,
+        dedupTtl: o.dedupTtl,
         routes: {
           wsPath: o.path,
           maxPayload: o.limits.maxPayload,
@@ -102,18 +111,31 @@ export function compose(options: ServerOptions, life: Lifecycle): Parts {
     ...(devLogin && { devLogin }),
   };
   const handle: Parts['handle'] = (req, res) => (admin?.handle(req, res) ?? false) || handleApiRequest(api, req, res);
+  const ownServer = !options.server;
   const httpServer = options.server ?? createHttpServer(requestListener(handle, options.onRequest, logger));
   const detach = attachEndpoint(httpServer, {
     ...base,
     ...(admin && { auth: admin.authenticator, refused: (id: Identity) => admin.admin.refused(id) }),
     o,
-    ownServer: !options.server,
+    ownServer,
     accepting: () => life.running && !life.draining,
     connections: () => conns.size,
     open: (ws, codec, identity, req) => conns.open(ws, codec, identity, req),
   });
   return {
-    ...{ o, logger, metrics, broker, store, channels, publisher, conns, httpServer, rpcs, admin, handle, detach },
-    ownServer: !options.server,
+    o,
+    logger,
+    metrics,
+    broker,
+    store,
+    channels,
+    publisher,
+    conns,
+    httpServer,
+    ownServer,
+    rpcs,
+    admin,
+    handle,
+    detach,
   };
 }
