@@ -8,7 +8,7 @@ import { CloseCode, type Codec } from '@tether/protocol';
 import WebSocket from 'ws';
 import type { Identity } from './auth.js';
 import type { ClientContext } from './client-context.js';
-import { type EncodedFrame, encodeFrame } from './encoded.js';
+import type { EncodedFrame } from './encoded.js';
 import type { ServerMetrics } from './metrics.js';
 import { WindowCounter } from './rate-limit.js';
 import type { SessionTimers } from './session-timers.js';
@@ -232,34 +232,39 @@ export class Session implements ClientContext {
 
   send(frame: object): boolean {
     if (this.closing) return false;
-    return this.sendBytes(encodeFrame(frame, this.codec));
+    const out = this.codec.encode(frame);
+    // Text goes to `ws` as the string itself: the socket encodes it as it writes, with no Buffer
+    // made in between (one allocation and copy fewer per reply).
+    return typeof out === 'string' ? this.sendData(out, Buffer.byteLength(out)) : this.sendData(out, out.byteLength);
   }
 
   sendEncoded(frame: EncodedFrame): boolean {
     if (this.closing) return false;
-    return this.sendBytes(frame.for(this.codec));
+    const bytes = frame.for(this.codec);
+    return this.sendData(bytes, bytes.length);
   }
 
-  private sendBytes(bytes: Buffer): boolean {
-    if (!this.write(bytes)) return false;
+  private sendData(data: string | Uint8Array, size: number): boolean {
+    if (!this.write(data, size)) return false;
     this.shared.metrics.framesOut.inc();
-    this.shared.metrics.bytesOut.inc(bytes.length);
+    this.shared.metrics.bytesOut.inc(size);
     return true;
   }
 
   /**
    * @internal The only way bytes leave: past `maxBuffered` the client is closed with 4009, never
-   * buffered for without bound. Text goes as a Buffer with `binary: false` (no re-encoding, no
-   * copy per socket). Not counted here: `fanOut` (encoded.ts) counts a whole fan-out at once.
+   * buffered for without bound. `size` is `data`'s length in bytes. A fan-out's Buffer goes to
+   * every socket as it is (no re-encoding, no copy per socket). Not counted here: `fanOut`
+   * (encoded.ts) counts a whole fan-out at once.
    */
-  write(bytes: Buffer): boolean {
+  write(data: string | Uint8Array, size: number = data.length): boolean {
     if (this.closing || this.ws.readyState !== WebSocket.OPEN) return false;
     const buffered = this.ws.bufferedAmount;
-    if (buffered > 0 && buffered + bytes.length > this.settings.maxBuffered) {
+    if (buffered > 0 && buffered + size > this.settings.maxBuffered) {
       this.close(CloseCode.SLOW_CONSUMER, 'slow consumer');
       return false;
     }
-    this.ws.send(bytes, this.codec.binary ? BINARY : TEXT);
+    this.ws.send(data, this.codec.binary ? BINARY : TEXT);
     return true;
   }
 
