@@ -3,10 +3,11 @@
  * application's `authorize` hook (which can only narrow). Pure functions of their arguments.
  * @module
  */
+
+import type { ClientContext } from './client-context.js';
 import { forbidden } from './errors.js';
 import { type ChannelPolicy, matchChannel } from './namespaces.js';
 import type { AuthorizeHook, ChannelAction } from './options.js';
-import type { ClientContext } from './session.js';
 
 /** The part of a connection access depends on. */
 export interface Requester {

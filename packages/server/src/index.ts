@@ -24,6 +24,7 @@ export {
   type SignTokenOptions,
   signToken,
 } from './auth.js';
+export type { ClientContext } from './client-context.js';
 export type { Logger } from './logger.js';
 export {
   type ChannelPolicy,
@@ -48,6 +49,5 @@ export {
 export { subscribeResult } from './recovery.js';
 export { RpcError } from './rpc-error.js';
 export { createServer, type TetherServer } from './server.js';
-export type { ClientContext } from './session.js';
 export { type SqliteBrokerOptions, sqliteBroker } from './sqlite-lazy.js';
 export { type StaticOptions, serveStatic } from './static-files.js';

@@ -7,9 +7,10 @@ import type { Broker, PresenceStore } from '@tether/broker';
 import { type Duration, toMs } from '@tether/protocol';
 import type { AdminOptions } from './admin/index.js';
 import type { AuthOptions } from './auth.js';
+import type { ClientContext } from './client-context.js';
 import type { Logger } from './logger.js';
 import type { NamespaceOptions } from './namespaces.js';
-import type { ClientContext, SessionSettings } from './session.js';
+import type { SessionSettings } from './session.js';
 
 /**
  * Every default of `createServer` (and so of `tether serve`), in one place. `limits.burst`

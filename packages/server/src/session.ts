@@ -13,8 +13,6 @@ import type { ServerMetrics } from './metrics.js';
 import { WindowCounter } from './rate-limit.js';
 import type { SessionTimers } from './session-timers.js';
 
-export type { ClientContext } from './client-context.js';
-
 /** @internal Per-connection settings resolved from the server options. */
 export interface SessionSettings {
   heartbeatInterval: number;
@@ -233,18 +231,15 @@ export class Session implements ClientContext {
   send(frame: object): boolean {
     if (this.closing) return false;
     const out = this.codec.encode(frame);
-    // Text goes to `ws` as the string itself: the socket encodes it as it writes, with no Buffer
-    // made in between (one allocation and copy fewer per reply).
+    // Text goes to `ws` as the string: the socket encodes it as it writes, with no Buffer between.
     return typeof out === 'string' ? this.sendData(out, Buffer.byteLength(out)) : this.sendData(out, out.byteLength);
   }
 
   sendEncoded(frame: EncodedFrame): boolean {
-    if (this.closing) return false;
-    const bytes = frame.for(this.codec);
-    return this.sendData(bytes, bytes.length);
+    return !this.closing && this.sendData(frame.for(this.codec));
   }
 
-  private sendData(data: string | Uint8Array, size: number): boolean {
+  private sendData(data: string | Uint8Array, size = data.length): boolean {
     if (!this.write(data, size)) return false;
     this.shared.metrics.framesOut.inc();
     this.shared.metrics.bytesOut.inc(size);
@@ -252,10 +247,9 @@ export class Session implements ClientContext {
   }
 
   /**
-   * @internal The only way bytes leave: past `maxBuffered` the client is closed with 4009, never
-   * buffered for without bound. `size` is `data`'s length in bytes. A fan-out's Buffer goes to
-   * every socket as it is (no re-encoding, no copy per socket). Not counted here: `fanOut`
-   * (encoded.ts) counts a whole fan-out at once.
+   * @internal The only way bytes leave (`size`: `data`'s length in bytes): past `maxBuffered` the
+   * client is closed with 4009, never buffered for without bound. A fan-out's one Buffer goes to
+   * every socket as it is. Not counted here: `fanOut` (encoded.ts) counts a fan-out at once.
    */
   write(data: string | Uint8Array, size: number = data.length): boolean {
     if (this.closing || this.ws.readyState !== WebSocket.OPEN) return false;
