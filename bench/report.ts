@@ -245,6 +245,18 @@ export function markdown(f: Figures): string {
       ...cells(f, 'rpc', (r) => k(num(r, 'perCpuS'))),
       ratio('rpcCpu'),
     ]);
+    const json = R.rpc['ws-json'];
+    if (json) {
+      const perCpu = num(json, 'perCpuS');
+      const t = div(num(R.rpc.tether, 'perCpuS'), perCpu);
+      rows.push([
+        'RPC per server CPU-second against raw ws that parses and encodes JSON (`ws-json`)',
+        k(perCpu),
+        '—',
+        k(num(R.rpc.tether, 'perCpuS')),
+        t === null ? '—' : `${t.toFixed(2)}× ws-json`,
+      ]);
+    }
   }
   if (R.join) {
     const off = R['join-nopresence']?.tether;

@@ -69,7 +69,11 @@ const SCENARIOS: Scenario[] = [
     command: { scenario: 'latency', n: q(1_000, 500), rate: 50, seconds: q(5, 1), size: 100, timeoutMs: 30_000 },
     kinds: ALL,
   },
-  { id: 'rpc', command: { scenario: 'rpc', n: 100, seconds: q(5, 1), size: 100, timeoutMs: 30_000 }, kinds: ALL },
+  {
+    id: 'rpc',
+    command: { scenario: 'rpc', n: 100, seconds: q(5, 1), size: 100, timeoutMs: 30_000 },
+    kinds: [...ALL, 'ws-json'],
+  },
   {
     id: 'join',
     command: { scenario: 'join', n: q(10_000, 500), channel: 'room:lobby', timeoutMs: q(60_000, 5_000) },

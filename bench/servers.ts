@@ -2,7 +2,8 @@
  * One benchmark server per process: `servers.ts <ws|socketio|tether|tether-redis> [port] [prefix]`
  * prints `{"port": N}` on stdout once listening and runs until killed. Each does the same job:
  * a client that subscribes (joins the room) gets every publication of the room; an echo RPC
- * answers with its params. A `mem` line on stdin answers `{"rss","heap"}` after a full GC (the
+ * answers with its params. `ws-json` is raw ws whose echo parses the request and encodes a reply
+ * as JSON, the least any JSON RPC must do (the RPC scenario's second floor). A `mem` line on stdin answers `{"rss","heap"}` after a full GC (the
  * process runs with `--expose-gc`).
  *
  * Tether: channels `bench:*` have presence off (fan-out, latency, RPC measure delivery alone);
@@ -18,7 +19,7 @@ import { SECRET } from './shared.js';
 
 const ready = (port: number) => process.stdout.write(`${JSON.stringify({ port })}\n`);
 
-async function rawWs(port: number) {
+async function rawWs(port: number, json = false) {
   const wss = new WebSocketServer({ host: '127.0.0.1', port, perMessageDeflate: false, clientTracking: false });
   await new Promise<void>((r) => wss.once('listening', () => r()));
   const room = new Set<WebSocket>();
@@ -30,7 +31,12 @@ async function rawWs(port: number) {
         ws.send('ok');
         return;
       }
-      if (data[2] === 114 /* {"rpc" */) return ws.send(data, { binary: false });
+      if (data[2] === 114 /* {"rpc" */) {
+        if (!json) return ws.send(data, { binary: false });
+        // `ws-json`: the echo as any JSON RPC must do it, parse the request and encode a reply.
+        const request = JSON.parse(data.toString()) as { rpc: number };
+        return ws.send(JSON.stringify({ reply: request.rpc, ok: true, result: request }));
+      }
       // Forward the publication as is to every member: the floor any server can reach.
       for (const peer of room) if (peer !== ws) peer.send(data, { binary: isBinary });
     });
@@ -79,6 +85,7 @@ const [kind, portArg, prefix] = process.argv.slice(2);
 const port = Number(portArg ?? 0);
 const starters: Record<string, () => Promise<void>> = {
   ws: () => rawWs(port),
+  'ws-json': () => rawWs(port, true),
   socketio: () => socketIo(port),
   tether: () => tether(port),
   'tether-redis': () => tether(port, prefix ?? 'tether-bench'),

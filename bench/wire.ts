@@ -7,7 +7,7 @@
 import WebSocket from 'ws';
 import { CHANNEL } from './shared.js';
 
-export type Kind = 'ws' | 'socketio' | 'tether' | 'tether-redis';
+export type Kind = 'ws' | 'ws-json' | 'socketio' | 'tether' | 'tether-redis';
 
 export interface WireClient {
   /** Every frame received (pings, presence and replies included). */
@@ -268,7 +268,7 @@ export function connect(kind: Kind, port: number, token: string): Promise<WireCl
 }
 
 async function connectUnbounded(kind: Kind, port: number, token: string): Promise<WireClient> {
-  if (kind === 'ws') {
+  if (kind === 'ws' || kind === 'ws-json') {
     const { ws, opened } = socket(`ws://127.0.0.1:${port}`);
     const client = new RawWsClient(ws);
     await opened;
