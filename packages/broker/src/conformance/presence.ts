@@ -1,5 +1,5 @@
 /**
- * The presence conformance suite: join once, leave once, refresh, expiry, list — the same checks
+ * The presence conformance suite: join once, leave once, refresh, expiry, list and its pages — the same checks
  * for every `PresenceStore`, on its own or as the `presence` of the broker it belongs to.
  * @module
  */
@@ -164,6 +164,63 @@ export function runPresenceConformance(
       await presence.add(ch, client(1), shortTtl * 4);
       advance(shortTtl / 2 + 1);
       expect((await presence.list(ch)).map((c) => c.connectionId)).toEqual(['c1']);
+    });
+
+    /** Follows pages of `limit` from the first; `between` runs after each page (churn). */
+    const walk = async (ch: string, limit: number, between?: (page: number) => Promise<void>): Promise<string[]> => {
+      const seen: string[] = [];
+      for (let n = 0, after: string | undefined; ; n++) {
+        const page = await presence.list(ch, after === undefined ? { limit } : { after, limit });
+        expect(page.length).toBeLessThanOrEqual(limit);
+        seen.push(...page.map((c) => c.connectionId));
+        if (page.length < limit) return seen;
+        if (n > 1000) throw new Error('the walk does not end: is `after` ignored?');
+        after = page[page.length - 1]?.connectionId;
+        await between?.(n);
+      }
+    };
+    const ascending = (ids: string[]): string[] => [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+
+    it('lists in connectionId order, a page at a time from after the given id', async () => {
+      const ch = fresh();
+      const ids = Array.from({ length: 25 }, (_, i) => `c${(i * 7) % 25}`);
+      for (const id of ids) await presence.add(ch, { user: 'u', connectionId: id }, 60_000);
+      const all = (await presence.list(ch)).map((c) => c.connectionId);
+      expect(all).toEqual(ascending(ids));
+      expect(await walk(ch, 7)).toEqual(all);
+      expect(await walk(ch, 25)).toEqual(all);
+      expect((await presence.list(ch, { after: 'c5', limit: 3 })).map((c) => c.connectionId)).toEqual([
+        'c6',
+        'c7',
+        'c8',
+      ]);
+      // `after` need not be present: it is a position in the order.
+      expect((await presence.list(ch, { after: 'c15x', limit: 2 })).map((c) => c.connectionId)).toEqual(['c16', 'c17']);
+      expect(await presence.list(ch, { after: 'c9' })).toEqual([]);
+      expect(await presence.list(ch, { after: 'c', limit: 1 })).toEqual([{ user: 'u', connectionId: 'c0' }]);
+    });
+
+    it('returns no entry twice in a walk under churn, and every entry present throughout', async () => {
+      const ch = fresh();
+      const stay = Array.from({ length: 40 }, (_, i) => `s${String(i).padStart(2, '0')}`);
+      const churn = Array.from({ length: 20 }, (_, i) => `s${String(i).padStart(2, '0')}x`);
+      for (const id of [...stay, ...churn]) await presence.add(ch, { user: 'u', connectionId: id }, 60_000);
+      const ever = new Set([...stay, ...churn]);
+      const seen = await walk(ch, 6, async (n) => {
+        // Leave and join on both sides of the cursor; refresh and re-add stable entries.
+        await presence.remove(ch, { user: 'u', connectionId: churn[n] as string });
+        await presence.remove(ch, { user: 'u', connectionId: churn[19 - n] as string });
+        for (const id of [`a${n}`, `t${n}`, `s${String(n * 3).padStart(2, '0')}y`]) {
+          ever.add(id);
+          await presence.add(ch, { user: 'u', connectionId: id }, 60_000);
+        }
+        await presence.add(ch, { user: 'u', connectionId: stay[n] as string }, 60_000);
+        await presence.add(ch, { user: 'u', connectionId: churn[n] as string }, 60_000);
+      });
+      expect(new Set(seen).size).toBe(seen.length);
+      expect(seen).toEqual(ascending(seen));
+      for (const id of stay) expect(seen).toContain(id);
+      for (const id of seen) expect(ever.has(id)).toBe(true);
     });
 
     it('closes cleanly, twice if asked', async () => {
