@@ -8,6 +8,7 @@
  * - `<prefix>{<channel>}:key:<k>` string: the original frame for idempotency key `k`, with a PX expiry
  * - `<prefix>{<channel>}:pres`   hash: connection id → presence client JSON
  * - `<prefix>{<channel>}:presx`  sorted set: connection id scored by its expiry (ms)
+ * - `<prefix>{<channel>}:presl`  sorted set: connection id, every score 0, for pages by id (BYLEX)
  * Pub/sub messages on `<prefix>pub:<channel>` are `m<frame>`, `j<client>` or `l<client>`.
  * Times come from Redis `TIME`, so all nodes share one clock for ts and expiry.
  * @module
@@ -45,12 +46,13 @@ end
 
 /** Removes expired presence entries and announces each removal once (the script is atomic). */
 const REAP = `
-local function reap(pres, presx, topic, now)
+local function reap(pres, presx, presl, topic, now)
   local gone = redis.call('ZRANGEBYSCORE', presx, '-inf', now)
   for _, id in ipairs(gone) do
     local client = redis.call('HGET', pres, id)
     redis.call('HDEL', pres, id)
     redis.call('ZREM', presx, id)
+    redis.call('ZREM', presl, id)
     if client then redis.call('PUBLISH', topic, 'l' .. client) end
   end
 end
@@ -125,14 +127,16 @@ return {meta[1], head, out}
 `;
 
 /**
- * KEYS: pres, presx. ARGV: connection id, client JSON, ttl, topic.
+ * KEYS: pres, presx, presl. ARGV: connection id, client JSON, ttl, topic.
  * Returns 1 when the entry is new (a join was announced), 0 on a refresh.
  */
 export const PRESENCE_ADD = `${NOW}${REAP}
-reap(KEYS[1], KEYS[2], ARGV[4], now)
+reap(KEYS[1], KEYS[2], KEYS[3], ARGV[4], now)
 local ttl = tonumber(ARGV[3])
 local fresh = redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], now + ttl, ARGV[1])
+-- Also on a refresh: entries written before presl existed join it within one refresh.
+redis.call('ZADD', KEYS[3], 0, ARGV[1])
 -- The set lives as long as its longest-lived entry: a crashed node's entries vanish with it.
 for _, key in ipairs(KEYS) do
   if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
@@ -141,19 +145,44 @@ if fresh == 1 then redis.call('PUBLISH', ARGV[4], 'j' .. ARGV[2]) end
 return fresh
 `;
 
-/** KEYS: pres, presx. ARGV: connection id, topic. Returns 1 when an entry was removed. */
+/** KEYS: pres, presx, presl. ARGV: connection id, topic. Returns 1 when an entry was removed. */
 export const PRESENCE_REMOVE = `${NOW}${REAP}
-reap(KEYS[1], KEYS[2], ARGV[2], now)
+reap(KEYS[1], KEYS[2], KEYS[3], ARGV[2], now)
 local client = redis.call('HGET', KEYS[1], ARGV[1])
 if not client then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('PUBLISH', ARGV[2], 'l' .. client)
 return 1
 `;
 
-/** KEYS: pres, presx. ARGV: topic. Returns the live entries' client JSON. */
+/**
+ * KEYS: pres, presx, presl. ARGV: topic, after ('' for the first page), limit (-1: all).
+ * Returns the live entries' client JSON in connection id order (bytes, as ZRANGEBYLEX compares):
+ * O(log n + page), read in chunks of 1000 ids so that HMGET's unpack stays within Lua's stack.
+ */
 export const PRESENCE_LIST = `${NOW}${REAP}
-reap(KEYS[1], KEYS[2], ARGV[1], now)
-return redis.call('HVALS', KEYS[1])
+reap(KEYS[1], KEYS[2], KEYS[3], ARGV[1], now)
+-- Entries written before presl existed (an upgraded deployment) are indexed once, here.
+if redis.call('ZCARD', KEYS[3]) < redis.call('HLEN', KEYS[1]) then
+  for _, id in ipairs(redis.call('HKEYS', KEYS[1])) do redis.call('ZADD', KEYS[3], 0, id) end
+  local pttl = redis.call('PTTL', KEYS[1])
+  if pttl > 0 then redis.call('PEXPIRE', KEYS[3], pttl) end
+end
+local limit = tonumber(ARGV[3])
+local min = ARGV[2] == '' and '-' or '(' .. ARGV[2]
+local out = {}
+while limit < 0 or #out < limit do
+  local want = limit < 0 and 1000 or math.min(1000, limit - #out)
+  local ids = redis.call('ZRANGEBYLEX', KEYS[3], min, '+', 'LIMIT', 0, want)
+  if #ids == 0 then break end
+  -- An id without its hash field (never written so by these scripts) is skipped, not returned.
+  for _, client in ipairs(redis.call('HMGET', KEYS[1], unpack(ids))) do
+    if client then out[#out + 1] = client end
+  end
+  if #ids < want then break end
+  min = '(' .. ids[#ids]
+end
+return out
 `;

@@ -74,7 +74,7 @@ export function createRedisBroker(options: RedisBrokerOptions = {}): RedisBroker
     command: () => (closed ? undefined : cmd),
     up: () => up,
     serves: (channel) => subs.has(channel),
-    keys: (channel) => [key(channel, 'pres'), key(channel, 'presx')],
+    keys: (channel) => [key(channel, 'pres'), key(channel, 'presx'), key(channel, 'presl')],
     topic: (channel) => topicPrefix + channel,
     sweepInterval,
   });

@@ -6,7 +6,7 @@
  * for the channels this node subscribed to.
  * @module
  */
-import type { PresenceEvents, PresenceStore } from '@tether/broker';
+import type { PresenceEvents, PresenceQuery, PresenceStore } from '@tether/broker';
 import type { PresenceClient } from '@tether/protocol';
 import { type Client, runScript, SCRIPTS } from './connection.js';
 
@@ -35,8 +35,12 @@ export function createRedisPresence(host: PresenceHost): RedisPresence {
   let events: PresenceEvents | undefined;
   let sweeper: ReturnType<typeof setInterval> | undefined;
 
-  const list = (channel: string): Promise<unknown> =>
-    runScript(host.command(), SCRIPTS.presenceList, host.keys(channel), [host.topic(channel)]);
+  const list = (channel: string, query: PresenceQuery = {}): Promise<unknown> =>
+    runScript(host.command(), SCRIPTS.presenceList, host.keys(channel), [
+      host.topic(channel),
+      query.after ?? '',
+      String(query.limit ?? -1),
+    ]);
 
   /**
    * Reaps expired presence entries (each reap announces its `leave`s once). Only channels where
@@ -50,7 +54,8 @@ export function createRedisPresence(host: PresenceHost): RedisPresence {
         withPresence.delete(channel);
         continue;
       }
-      list(channel).then(
+      // One entry is enough to know the channel still has presence; the script reaps first.
+      list(channel, { limit: 1 }).then(
         (left) => {
           if (Array.isArray(left) && left.length === 0) withPresence.delete(channel);
         },
@@ -85,8 +90,8 @@ export function createRedisPresence(host: PresenceHost): RedisPresence {
         host.topic(channel),
       ]);
     },
-    async list(channel) {
-      const reply = (await list(channel)) as string[];
+    async list(channel, query) {
+      const reply = (await list(channel, query)) as string[];
       return reply.map((json) => JSON.parse(json) as PresenceClient);
     },
     async close() {

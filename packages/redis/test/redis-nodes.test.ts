@@ -110,6 +110,44 @@ describe.skipIf(unreachable !== undefined)('createRedisBroker across nodes', () 
     expect((await b.broker.presence.list(ch)).map((c) => c.user)).toEqual(['bob']);
   });
 
+  it('pages presence by connection id over more entries than one chunk of the list script, and indexes entries written before presl existed', async () => {
+    const a = await node();
+    const ch = `room:pages-${Date.now()}`;
+    const probe = createClient({ url: REDIS_URL });
+    await probe.connect();
+    try {
+      const ids = Array.from({ length: 2500 }, (_, i) => `c${String(i).padStart(4, '0')}`);
+      // As an older version wrote them: the hash and the expiry set, no presl.
+      const pres = `${PREFIX}{${ch}}:pres`;
+      await probe.hSet(
+        pres,
+        Object.fromEntries(ids.map((id) => [id, JSON.stringify({ user: 'u', connectionId: id })])),
+      );
+      await probe.zAdd(
+        `${PREFIX}{${ch}}:presx`,
+        ids.map((id) => ({ score: Date.now() + 60_000, value: id })),
+      );
+      await probe.pExpire(pres, 60_000);
+      const all = await a.broker.presence.list(ch);
+      expect(all.map((c) => c.connectionId)).toEqual(ids);
+      expect(await probe.zCard(`${PREFIX}{${ch}}:presl`)).toBe(2500);
+      expect(await probe.pTTL(`${PREFIX}{${ch}}:presl`)).toBeGreaterThan(0);
+      const seen: string[] = [];
+      for (let after: string | undefined; ; ) {
+        const page = await a.broker.presence.list(ch, after === undefined ? { limit: 1100 } : { after, limit: 1100 });
+        seen.push(...page.map((c) => c.connectionId));
+        if (page.length < 1100) break;
+        after = page.at(-1)?.connectionId;
+      }
+      expect(seen).toEqual(ids);
+      await a.broker.presence.remove(ch, { user: 'u', connectionId: 'c0001' });
+      expect(await probe.zScore(`${PREFIX}{${ch}}:presl`, 'c0001')).toBeNull();
+      expect((await a.broker.presence.list(ch, { limit: 2 })).map((c) => c.connectionId)).toEqual(['c0000', 'c0002']);
+    } finally {
+      probe.destroy();
+    }
+  });
+
   it('keeps one Redis subscription per node per channel, however often the node subscribes', async () => {
     const a = await node();
     const ch = `room:numsub-${Date.now()}`;
