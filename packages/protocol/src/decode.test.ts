@@ -62,8 +62,27 @@ describe('decodeClientFrame rejects without throwing', () => {
     ['token as object', '{"type":"refresh","id":1,"token":{}}'],
     ['ping id as string', '{"type":"ping","id":"x"}'],
     ['heartbeat timestamp as string', '{"type":"heartbeat","timestamp":"now"}'],
+    ['presence limit 0', '{"type":"presence","id":1,"channel":"a:b","limit":0}'],
+    ['presence limit fractional', '{"type":"presence","id":1,"channel":"a:b","limit":2.5}'],
+    ['presence limit as string', '{"type":"presence","id":1,"channel":"a:b","limit":"10"}'],
+    ['presence cursor as number', '{"type":"presence","id":1,"channel":"a:b","cursor":5}'],
+    ['presence cursor empty', '{"type":"presence","id":1,"channel":"a:b","cursor":""}'],
+    ['presence cursor too long', `{"type":"presence","id":1,"channel":"a:b","cursor":"${'x'.repeat(513)}"}`],
   ])('wrong field types: %s', (_, text) => {
     expect(rejected(text).error.code).toBe('bad_request');
+  });
+
+  it('a bad presence cursor names the field and keeps the id', () => {
+    const r = rejected('{"type":"presence","id":4,"channel":"a:b","cursor":null}');
+    expect(r).toMatchObject({ id: 4, error: { code: 'bad_request', message: expect.stringMatching(/"cursor"/) } });
+  });
+
+  it('keeps presence limit and cursor, drops what is unknown', () => {
+    const f = '{"type":"presence","id":2,"channel":"a:b","limit":50,"cursor":"YzE","page":3}';
+    expect(decodeClientFrame(f, jsonCodec)).toEqual({
+      ok: true,
+      frame: { type: 'presence', id: 2, channel: 'a:b', limit: 50, cursor: 'YzE' },
+    });
   });
 
   it('invalid UTF-8 in a text frame', () => {

@@ -23,6 +23,8 @@ export const MAX_KEY_LENGTH = 128;
 export const MAX_METHOD_LENGTH = 128;
 export const MAX_TOKEN_LENGTH = 16_384;
 export const MAX_EPOCH_LENGTH = 64;
+/** Longest `cursor` of a `presence` command (the server's cursors are far shorter). */
+export const MAX_CURSOR_LENGTH = 512;
 
 type Obj = Record<string, unknown>;
 
@@ -158,10 +160,26 @@ export function decodeClientFrame(
         return fail('"since" must be {offset: integer >= 0, epoch: string}', id);
       return { ok: true, frame: { type, id, channel, since: { offset: since.offset, epoch: since.epoch } } };
     }
-    case 'unsubscribe':
-    case 'presence': {
+    case 'unsubscribe': {
       const channel = channelOf(f, id);
       return typeof channel === 'string' ? { ok: true, frame: { type, id, channel } } : channel;
+    }
+    case 'presence': {
+      const channel = channelOf(f, id);
+      if (typeof channel !== 'string') return channel;
+      if (f.limit !== undefined && !isId(f.limit)) return fail('"limit" must be an integer >= 1', id);
+      if (f.cursor !== undefined && !isNonEmpty(f.cursor, MAX_CURSOR_LENGTH))
+        return fail(`"cursor" must be a string of 1-${MAX_CURSOR_LENGTH} characters: the "next" of a page`, id);
+      return {
+        ok: true,
+        frame: {
+          type,
+          id,
+          channel,
+          ...(f.limit !== undefined && { limit: f.limit }),
+          ...(f.cursor !== undefined && { cursor: f.cursor }),
+        },
+      };
     }
     case 'publish': {
       const channel = channelOf(f, id);

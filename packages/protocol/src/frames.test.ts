@@ -53,6 +53,7 @@ const clientFrames: ClientFrame[] = [
   { type: 'rpc', id: 6, method: 'chat.send', params: { text: 'hi' } },
   { type: 'rpc', id: 7, method: 'time' },
   { type: 'presence', id: 8, channel: 'room:lobby' },
+  { type: 'presence', id: 8, channel: 'live:final', limit: 100, cursor: 'YzAwOTk' },
   { type: 'refresh', id: 9, token: 'eyJ.x.y' },
   { type: 'ping', id: 10 },
   { type: 'ping' },

@@ -173,10 +173,18 @@ export interface RpcFrame {
   params?: unknown;
 }
 
+/**
+ * Asks for one page of a channel's presence (protocol revision 3 added `limit` and `cursor`; a
+ * frame without them gets the first page of the server's largest size).
+ */
 export interface PresenceFrame {
   type: 'presence';
   id: number;
   channel: string;
+  /** At most this many entries, an integer >= 1; the server lowers it to its own maximum. */
+  limit?: number;
+  /** Where to go on: the `next` of the previous page, as received (opaque). */
+  cursor?: string;
 }
 
 export interface RefreshFrame {
@@ -215,8 +223,14 @@ export interface PublishResult {
   epoch: string;
 }
 
+/**
+ * One page of a channel's presence, in a stable order (by connection id). Following `next`
+ * until it is absent returns no entry twice and every entry present for the whole walk.
+ */
 export interface PresenceResult {
   clients: PresenceClient[];
+  /** The cursor of the next page; absent on the last page. */
+  next?: string;
 }
 
 export interface RefreshResult {
