@@ -37,6 +37,9 @@ export interface ConfigFile {
   allowedOrigins?: string[];
   dedupTtl?: Duration;
   presenceTtl?: Duration;
+  presenceInterval?: Duration;
+  presenceListLimit?: number;
+  maxPresencePage?: number;
   drainDelay?: Duration;
   drainSpread?: Duration;
   drainDeadline?: Duration;
@@ -299,6 +302,9 @@ export async function serveOptions(flags: Flags, logger: Logger): Promise<Server
   if (plugin?.authorize) options.authorize = plugin.authorize;
   if (config.dedupTtl !== undefined) options.dedupTtl = config.dedupTtl;
   if (config.presenceTtl !== undefined) options.presenceTtl = config.presenceTtl;
+  if (config.presenceInterval !== undefined) options.presenceInterval = config.presenceInterval;
+  if (config.presenceListLimit !== undefined) options.presenceListLimit = config.presenceListLimit;
+  if (config.maxPresencePage !== undefined) options.maxPresencePage = config.maxPresencePage;
   const allowed =
     origins !== undefined
       ? origins

@@ -30,6 +30,7 @@ function context(): CommandContext {
     }),
     publisher: new Publisher(broker, ns, metrics, 60_000),
     presence,
+    maxPresencePage: 1000,
     auth: createAuthenticator({ jwtSecret: 'unit-test-secret' }),
     rpcs: new Map(),
     rpcTimeout: 1_000,

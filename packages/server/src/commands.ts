@@ -21,6 +21,7 @@ import type { Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
 import type { ChannelPolicy, Namespaces } from './namespaces.js';
 import type { AuthorizeHook, ChannelAction, RpcHandler } from './options.js';
+import { presencePage } from './presence-page.js';
 import type { Publisher } from './publishing.js';
 import { RpcError } from './rpc-error.js';
 import type { Session } from './session.js';
@@ -34,6 +35,8 @@ export interface CommandContext {
   publisher: Publisher;
   presence: PresenceStore;
   auth: Authenticator;
+  /** The most entries one `presence` reply carries. */
+  maxPresencePage: number;
   rpcs: ReadonlyMap<string, RpcHandler>;
   /** In ms. */
   rpcTimeout: number;
@@ -81,7 +84,7 @@ export function commandTable(c: CommandContext): CommandTable {
       const policy = c.ns.policy(f.channel);
       await access(s, f.channel, 'presence', policy);
       if (!policy.presence) throw new RpcError('bad_request', `presence is off for "${f.channel}"`);
-      return { result: { clients: await c.presence.list(f.channel) } };
+      return { result: await presencePage(c.presence, f.channel, f, c.maxPresencePage) };
     },
     rpc: (s, f) => runRpc(c, s, f),
     refresh: async (s, f) => ({ result: await refresh(c, s, f) }),

@@ -17,6 +17,7 @@ import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type ServerMetrics } from './metrics.js';
 import { Namespaces } from './namespaces.js';
 import { type Resolved, type RpcHandler, resolveOptions, type ServerOptions } from './options.js';
+import { presencePage } from './presence-page.js';
 import { Publisher } from './publishing.js';
 import { FailureLimiter } from './rate-limit.js';
 import type { Session } from './session.js';
@@ -70,6 +71,7 @@ export function compose(options: ServerOptions, life: Lifecycle): Parts {
     channels,
     publisher,
     presence: store,
+    maxPresencePage: o.maxPresencePage,
     rpcs,
     rpcTimeout: o.rpcTimeout,
     authorize: options.admin ? adminAuthorize(options.authorize) : options.authorize,
@@ -107,7 +109,7 @@ export function compose(options: ServerOptions, life: Lifecycle): Parts {
     ready: () => life.running && !life.draining && broker.available(),
     publish: (channel, data, key) => publisher.fromBackend('http', channel, data, { key }),
     history: (channel, query) => broker.history(channel, query),
-    presence: (channel) => store.list(channel),
+    presence: (channel, query) => presencePage(store, channel, query, o.maxPresencePage),
     ...(devLogin && { devLogin }),
   };
   const handle: Parts['handle'] = (req, res) => (admin?.handle(req, res) ?? false) || handleApiRequest(api, req, res);

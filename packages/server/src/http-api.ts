@@ -5,12 +5,19 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type HistoryQuery, type HistoryResult, isBrokerUnavailable } from '@tether/broker';
-import { channelNameError, MAX_KEY_LENGTH, type PresenceClient, type PublishResult } from '@tether/protocol';
+import {
+  channelNameError,
+  MAX_CURSOR_LENGTH,
+  MAX_KEY_LENGTH,
+  type PresenceResult,
+  type PublishResult,
+} from '@tether/protocol';
 import type { Registry } from 'prom-client';
 import { HTTP_STATUS } from './errors.js';
 import { type BodyResult, readJsonBody, sendError, sendJson } from './http-util.js';
 import type { Logger } from './logger.js';
 import { redactUrl } from './logger.js';
+import type { PresencePageQuery } from './presence-page.js';
 import type { FailureLimiter } from './rate-limit.js';
 import { historyComplete } from './recovery.js';
 import { RpcError } from './rpc-error.js';
@@ -27,7 +34,8 @@ export interface ApiBackend {
   ready(): boolean;
   publish(channel: string, data: unknown, key: string | undefined): Promise<PublishResult>;
   history(channel: string, query: HistoryQuery): Promise<HistoryResult>;
-  presence(channel: string): Promise<PresenceClient[]>;
+  /** One page, `limit` lowered to the server's `maxPresencePage`. */
+  presence(channel: string, query: PresencePageQuery): Promise<PresenceResult>;
   /** Present only when the development login is on. */
   devLogin?: (body: unknown) => Promise<{ token: string }>;
 }
@@ -168,7 +176,15 @@ export function handleApiRequest(backend: ApiBackend, req: IncomingMessage, res:
       return guard(async () => {
         if (!needKey()) return;
         const channel = channelParam(url.searchParams.get('channel'));
-        sendJson(res, 200, { clients: await backend.presence(channel) });
+        const limit = intParam(url.searchParams.get('limit'), 'limit');
+        if (limit === 0) throw new RpcError('bad_request', '"limit" must be an integer >= 1');
+        const cursor = url.searchParams.get('cursor') ?? undefined;
+        if (cursor !== undefined && (cursor === '' || cursor.length > MAX_CURSOR_LENGTH))
+          throw new RpcError(
+            'bad_request',
+            `"cursor" must be a string of 1-${MAX_CURSOR_LENGTH} characters: the "next" of a page`,
+          );
+        sendJson(res, 200, await backend.presence(channel, { limit, cursor }));
       });
     case 'POST /api/dev/login': {
       const login = backend.devLogin;

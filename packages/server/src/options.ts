@@ -38,6 +38,7 @@ export const DEFAULTS = {
   presenceTtl: '60s',
   presenceInterval: '100ms',
   presenceListLimit: 200,
+  maxPresencePage: 1000,
   drainDeadline: 10_000,
   drainDelay: 0,
   drainSpread: 1_000,
@@ -145,6 +146,12 @@ export interface ServerOptions {
    * @default 200
    */
   presenceListLimit?: number;
+  /**
+   * The most entries one `presence` reply (or `GET /api/presence` answer) carries: a larger
+   * `limit` is lowered to it, and a request without `limit` gets a page of this size (with
+   * `next` when more follow). About 100 KB of JSON at 100 bytes an entry. @default 1000
+   */
+  maxPresencePage?: number;
   /** Logger to use (pino). @default a pino JSON logger at `logLevel` */
   logger?: Logger;
   /** Level of the default logger. @default process.env.TETHER_LOG_LEVEL ?? 'info' */
@@ -208,6 +215,7 @@ export interface Resolved {
   presenceTtl: number;
   presenceInterval: number;
   presenceListLimit: number;
+  maxPresencePage: number;
   drainDeadline: number;
   drainDelay: number;
   drainSpread: number;
@@ -221,6 +229,11 @@ const atLeast = (value: number, min: number, name: string): number => {
 };
 const num = (value: number | undefined, fallback: number, name: string, min = 1): number =>
   value === undefined ? fallback : atLeast(value, min, name);
+const int = (value: number | undefined, fallback: number, name: string): number => {
+  if (value !== undefined && !Number.isSafeInteger(value))
+    throw new RangeError(`${name} must be an integer, got ${String(value)}`);
+  return num(value, fallback, name);
+};
 /** A duration option in ms; `min` in ms. */
 export const ms = (value: Duration | undefined, fallback: Duration, name: string, min = 0): number =>
   atLeast(toMs(value ?? fallback, name), min, name);
@@ -254,6 +267,7 @@ export function resolveOptions(o: ServerOptions): Resolved {
     presenceTtl: Math.max(1_000, ms(o.presenceTtl, DEFAULTS.presenceTtl, 'presenceTtl')),
     presenceInterval: ms(o.presenceInterval, DEFAULTS.presenceInterval, 'presenceInterval', 1),
     presenceListLimit: num(o.presenceListLimit, DEFAULTS.presenceListLimit, 'presenceListLimit', 0),
+    maxPresencePage: int(o.maxPresencePage, DEFAULTS.maxPresencePage, 'maxPresencePage'),
     drainDeadline: ms(o.drainDeadline, DEFAULTS.drainDeadline, 'drainDeadline'),
     drainDelay: ms(o.drainDelay, DEFAULTS.drainDelay, 'drainDelay'),
     drainSpread: ms(o.drainSpread, DEFAULTS.drainSpread, 'drainSpread'),

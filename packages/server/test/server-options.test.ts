@@ -117,7 +117,13 @@ describe('tether serve options', () => {
     const config = join(dir, 'tether.config.json');
     writeFileSync(
       config,
-      JSON.stringify({ namespaces: { room: { presence: false } }, limits: { maxSubscriptions: 3 } }),
+      JSON.stringify({
+        namespaces: { room: { presence: false } },
+        limits: { maxSubscriptions: 3 },
+        presenceInterval: '250ms',
+        presenceListLimit: 50,
+        maxPresencePage: 300,
+      }),
     );
     Object.assign(process.env, {
       TETHER_PORT: '9999',
@@ -142,6 +148,9 @@ describe('tether serve options', () => {
       limits: { maxPayload: 2048, maxSubscriptions: 3 },
       allowedOrigins: ['http://a.example', 'http://b.example'],
       namespaces: { room: { presence: false } },
+      presenceInterval: '250ms',
+      presenceListLimit: 50,
+      maxPresencePage: 300,
       devLogin: false,
     });
     expect(o.broker?.name).toBe('memory');
