@@ -4,21 +4,25 @@
  * the same port and data directory), and headless Chromium.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vue from '@vitejs/plugin-vue';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { build, defaultClientConditions } from 'vite';
 
-export const CHROMIUM = '/usr/bin/chromium';
-const ci = process.env.CI === 'true';
-export const missing = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} not found`;
-/** True when the browser tests must be skipped (printed once by the caller); under CI=true they never are. */
-export const skipBrowser = missing !== undefined && !ci;
+/**
+ * Chromium is found, skipped and launched one way for every package: `missing` says why it can't
+ * be launched, `skipBrowser` is true when the browser tests must be skipped (printed once by the
+ * caller; under CI=true they never are), `launch()` throws there instead.
+ */
+export {
+  chromiumMissing as missing,
+  launchChromium as launch,
+  skipChromium as skipBrowser,
+} from '@tether/test-browser';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 export const SECRET = 'chat-e2e-secret-of-a-decent-length-0123456789';
@@ -37,23 +41,6 @@ export async function buildApp(): Promise<string> {
     build: { outDir, emptyOutDir: true },
   });
   return outDir;
-}
-
-export function launch(): Promise<Browser> {
-  if (missing) throw new Error(`CI=true needs Chromium for the e2e tests: ${missing}`);
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
 }
 
 export function freePort(): Promise<number> {

@@ -4,21 +4,19 @@
  * the login through the form, a Node client that records its closes, and screenshots under the
  * git-ignored test/admin/artifacts/.
  */
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClient, type TetherClient } from '@tether/client';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { chromiumMissing, skipChromium } from '@tether/test-browser';
+import type { Browser, Page } from 'playwright-core';
 import { build } from 'vite';
 import WebSocket from 'ws';
 
-export const CHROMIUM = '/usr/bin/chromium';
-const missing = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} not found`;
 /** True when the browser tests must be skipped; under CI=true they never are (launch throws). */
-export const skipBrowser = missing !== undefined && process.env.CI !== 'true';
-if (skipBrowser) process.stderr.write(`[admin page tests] skipped: ${missing}\n`);
+export const skipBrowser = skipChromium;
+if (skipBrowser) process.stderr.write(`[admin page tests] skipped: ${chromiumMissing}\n`);
 
 export const ARTIFACTS = fileURLToPath(new URL('./artifacts', import.meta.url));
 const ADMIN = fileURLToPath(new URL('../../../admin', import.meta.url));
@@ -35,22 +33,8 @@ export async function buildPage(): Promise<string> {
   return outDir;
 }
 
-export function launch(): Promise<Browser> {
-  if (missing) throw new Error(`CI=true needs Chromium for the admin page tests: ${missing}`);
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-}
+/** Chromium with the closed network's flags; throws under CI=true when it is missing. */
+export { launchChromium as launch } from '@tether/test-browser';
 
 /** Opens `/admin/` on `http`, types `secret` into the form and waits for the live console. */
 export async function login(browser: Browser, http: string, secret: string): Promise<Page> {
