@@ -308,20 +308,21 @@ export function markdown(f: Figures): string {
   const m = f.machine;
   const bundle = f.bundle.length
     ? `\n\n${table(
-        ['client', 'version', 'minified', 'min + gzip', 'min + brotli'],
+        ['client', 'version', 'minified', 'min + gzip', 'min + brotli', 'note'],
         f.bundle.map((b) => [
           b.name,
           b.version ?? '—',
-          b.minified === null ? (b.note ?? '—') : `${(b.minified / 1024).toFixed(1)} KB`,
+          b.minified === null ? '—' : `${(b.minified / 1024).toFixed(1)} KB`,
           b.gzip === null ? '—' : `${(b.gzip / 1024).toFixed(1)} KB`,
           b.brotli === null ? '—' : `${(b.brotli / 1024).toFixed(1)} KB`,
+          b.note ?? '',
         ]),
       )}`
     : '';
-  return `${f.mode} run, medians of ${f.reps}, ${f.seconds} s; ${m.cpu}, ${m.cores} cores, Node ${m.node}, ws ${m.ws}, Socket.IO ${m['socket.io']}, Redis ${m.redis}, load average ${m.loadAverage}, ${m.date}\n\n${table(
-    ['scenario', 'raw ws', 'Socket.IO', 'Tether', 'Tether ÷ ws'],
-    rows,
-  )}${bundle}\n`;
+  return `${f.mode} run, medians of ${f.reps}, ${f.seconds} s; ${m.cpu}, ${m.cores} cores, Node ${m.node}, ws ${m.ws}, Socket.IO ${m['socket.io']}, Redis ${m.redis}, load average ${m.loadAverage}, ${m.date}${
+    // `--only bundle` runs no scenario: no empty table above the bundle one.
+    rows.length ? `\n\n${table(['scenario', 'raw ws', 'Socket.IO', 'Tether', 'Tether ÷ ws'], rows)}` : ''
+  }${bundle}\n`;
 }
 
 // ------------------------------------------------------------------ SVG
