@@ -6,6 +6,7 @@
 // (each seam's names survive minification). Raised to 7168 B pending a decision on that trade.
 // Trimmed to 7,010 B with no behaviour change (declared fields, Infinity/NaN, close reactions
 // listing only non-default codes, one settle and one end path in Subscription): budget 7040 B.
+// Presence pages (presence() walking pages, presencePage()) +60 B: 7,072 B, budget 7104 B.
 // What remains above 6,086 B is what came with and after the split (Duration strings, CLIENT_DEFAULTS,
 // subscription state events, presence_diff lists, history, queueTimeout, reconnect()) and the
 // seams' property names: mangling every internal one would save ~210 B (measured), which a
@@ -13,7 +14,7 @@
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 
-const LIMIT = 7040;
+const LIMIT = 7104;
 const entry = new URL('../src/index.ts', import.meta.url).pathname;
 const result = await build({
   entryPoints: [entry],

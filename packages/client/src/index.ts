@@ -2,7 +2,7 @@
  * `@tether/client`: an isomorphic Tether client (browsers, and Node with `ws`).
  * @module
  */
-export type { PresenceClient, PublishResult, RefreshResult } from '@tether/protocol';
+export type { PresenceClient, PresenceResult, PublishResult, RefreshResult } from '@tether/protocol';
 export {
   backoff,
   type ClientReconnectOptions,
@@ -22,6 +22,7 @@ export {
   type ClientPublishOptions,
   type GapContext,
   type PresenceEvent,
+  type PresencePageOptions,
   type PublishOptions,
   type SubscribeOptions,
   Subscription,

@@ -56,6 +56,14 @@ export interface SubscribeOptions<D = unknown> {
   history?: number;
 }
 
+/** Which page of a channel's presence `presencePage` asks for. */
+export interface PresencePageOptions {
+  /** At most this many entries (an integer >= 1); the server lowers it to its `maxPresencePage`. */
+  limit?: number | undefined;
+  /** The `next` of the previous page; none for the first. */
+  cursor?: string | undefined;
+}
+
 export type SubscriptionState = 'subscribing' | 'subscribed' | 'unsubscribed';
 
 export type SubscriptionEvents = {
@@ -129,9 +137,27 @@ export class Subscription<D = unknown> extends Emitter<SubscriptionEvents> {
     return this.#host.request(frame, options.timeout, 'resend');
   }
 
-  /** Who is in the channel now (channels with presence on). */
+  /**
+   * Who is in the channel now (channels with presence on): every entry, in connection-id order,
+   * read page by page (one request per `maxPresencePage` entries, 1,000 on a default server).
+   */
   async presence(): Promise<PresenceClient[]> {
-    return (await this.#host.request<PresenceResult>({ type: 'presence', channel: this.channel })).clients;
+    const all: PresenceClient[] = [];
+    let page: PresenceResult | undefined;
+    do {
+      page = await this.presencePage({ cursor: page?.next });
+      all.push(...page.clients);
+    } while (page.next);
+    return all;
+  }
+
+  /**
+   * One page of the presence list: at most `limit` entries (lowered to the server's maximum)
+   * after `cursor`, the `next` of the previous page. `next` is absent on the last page; a walk
+   * returns no entry twice and every entry present throughout it.
+   */
+  presencePage({ limit, cursor }: PresencePageOptions = {}): Promise<PresenceResult> {
+    return this.#host.request({ type: 'presence', channel: this.channel, limit, cursor });
   }
 
   /** Stops the subscription. Idempotent. */
