@@ -61,7 +61,7 @@ export function createClient(options: ClientOptions): TetherClient {
     isOpen,
     () => shake.plain,
     () => write(shake.encode(o.heartbeat.send?.())),
-    (timeout) => requests.command({ type: 'ping' }, timeout, 'once', noop),
+    (timeout) => requests.request({ type: 'ping' }, timeout).catch(noop),
     (code, reason) => exit(code, reason, 'kill'),
   );
   const params = createConnectParams(options, o.WebSocket, (token, connection) =>
@@ -69,7 +69,7 @@ export function createClient(options: ClientOptions): TetherClient {
   );
   const retry = createReconnect(
     o,
-    () => void attempt(),
+    attempt,
     () => live() && liveness.probe(),
     () => state,
     () => !!transport,
@@ -170,7 +170,9 @@ export function createClient(options: ClientOptions): TetherClient {
     stats.lastClose = { code, reason };
     requests.dropped(code, reason);
     subs.dropped();
-    const again = !stop && policy.reconnect && retry.allowed() && (!policy.refreshToken || params.refreshable);
+    // After a 4001 a token getter can be asked again; a static token cannot.
+    const again =
+      !stop && policy.reconnect && retry.allowed() && (!policy.refreshToken || typeof options.token === 'function');
     if (wasOpen || !again) emitter.emit('close', { code, reason, reconnect: again });
     if ((state as ClientState) === 'closed') return; // a listener closed the client
     if (!again) {

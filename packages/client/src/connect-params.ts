@@ -43,8 +43,6 @@ export function createConnectParams(
   }
 
   return {
-    /** A token getter can be asked again after a 4001; a static token cannot. */
-    refreshable: !!getter,
     /** Opens this attempt's socket: the next URL, with the token in its query or (`authHeader`) a header. */
     open(token: string | null | undefined, protocols: string[], handlers: TransportHandlers): Transport {
       const u = options.url;

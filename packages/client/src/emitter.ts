@@ -36,7 +36,7 @@ export class Emitter<E extends EventMap> {
   listenerCount(event?: keyof E): number {
     if (event !== undefined) return this.#listeners[event]?.size ?? 0;
     let n = 0;
-    for (const key in this.#listeners) n += this.#listeners[key]?.size ?? 0;
+    for (const key in this.#listeners) n += this.listenerCount(key);
     return n;
   }
 

@@ -78,9 +78,7 @@ export function createLiveness(
       lastSeen = Date.now();
       probeTimeout = hb.timeout ?? welcome?.heartbeat.timeout ?? CLIENT_DEFAULTS.heartbeat.timeout;
       // Plain mode without a client heartbeat has nothing to expect: no deadline.
-      limit = 0;
-      if (welcome) limit = welcome.heartbeat.interval + probeTimeout;
-      else if (hb.send) limit = hb.interval + probeTimeout;
+      limit = welcome ? welcome.heartbeat.interval + probeTimeout : hb.send ? hb.interval + probeTimeout : 0;
     },
 
     watch,

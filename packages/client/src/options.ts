@@ -51,8 +51,8 @@ export function resolveOptions(o: ClientOptions): ResolvedOptions {
   const WebSocket = o.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (!WebSocket) throw new TypeError("tether: no WebSocket implementation; on Node 20 pass `WebSocket` from 'ws'");
   if (!o.url) throw new TypeError('tether: the `url` option is required');
-  const codec = o.codec;
-  if (codec !== undefined && codec !== 'json' && typeof codec?.encode !== 'function')
+  const codec = o.codec === undefined || o.codec === 'json' ? jsonCodec : o.codec;
+  if (typeof codec?.encode !== 'function')
     throw new TypeError(
       "tether: `codec` must be 'json' or a Codec object, e.g. `msgpackCodec` from '@tether/protocol/msgpack'",
     );
@@ -61,7 +61,7 @@ export function resolveOptions(o: ClientOptions): ResolvedOptions {
   const hb = o.heartbeat ?? {};
   return {
     WebSocket,
-    codec: codec === undefined || codec === 'json' ? jsonCodec : codec,
+    codec,
     reconnect: {
       ...d.reconnect,
       ...r,

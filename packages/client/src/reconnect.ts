@@ -57,27 +57,21 @@ export function createReconnect(
   const onVisible = (): void => {
     if (g.document?.visibilityState !== 'hidden') hint();
   };
-  const events: [string, () => void][] = [
-    [
-      'online',
-      () => {
-        offline = false;
-        // Offline when the wait began, so no timer was set: start one now (the hint runs it).
-        if (state() === 'reconnecting' && !timer && !connecting()) timer = setTimeout(run, 0);
-        hint();
-      },
-    ],
-    [
-      'offline',
-      () => {
-        offline = true;
-        // The id stays: `online` then attempts at once.
-        clearTimeout(timer);
-      },
-    ],
-    ['visibilitychange', onVisible],
-    ['pageshow', onVisible],
-  ];
+  const events: Record<string, () => void> = {
+    online() {
+      offline = false;
+      // Offline when the wait began, so no timer was set: start one now (the hint runs it).
+      if (state() === 'reconnecting' && !timer && !connecting()) timer = setTimeout(run, 0);
+      hint();
+    },
+    offline() {
+      offline = true;
+      // The id stays: `online` then attempts at once.
+      clearTimeout(timer);
+    },
+    visibilitychange: onVisible,
+    pageshow: onVisible,
+  };
 
   return {
     /** Attaches (`on`: a fresh start, online and no failed attempts yet) or removes the hint listeners. */
@@ -89,7 +83,7 @@ export function createReconnect(
       const fn = on ? g.addEventListener : g.removeEventListener;
       if (!fn || listening === on) return;
       listening = on;
-      for (const [type, handler] of events) fn.call(g, type, handler);
+      for (const type in events) fn.call(g, type, events[type] as () => void);
     },
     /** `maxAttempts` is not reached yet. */
     allowed: (): boolean => attempts < o.reconnect.maxAttempts,

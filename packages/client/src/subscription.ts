@@ -116,10 +116,8 @@ export class Subscription<D = unknown> extends Emitter<SubscriptionEvents> {
     this.channel = channel;
     this.#opts = opts;
     this.#pos = opts.since && { ...opts.since };
-    const ready = deferred();
-    this.ready = ready.promise;
-    // Only the first call counts: a settled promise ignores the rest.
-    this.#settle = ready.settle;
+    // Only the first settle counts: a settled promise ignores the rest.
+    ({ promise: this.ready, settle: this.#settle } = deferred());
   }
 
   get state(): SubscriptionState {
