@@ -59,7 +59,8 @@ export function resolveOptions(o: ClientOptions): ResolvedOptions {
   const d = CLIENT_DEFAULTS;
   const r = o.reconnect ?? {};
   const hb = o.heartbeat ?? {};
-  return {
+  // The top-level times are set below, in TIMES order, after the nested ones.
+  const resolved: Partial<ResolvedOptions> = {
     WebSocket,
     codec,
     reconnect: {
@@ -74,7 +75,8 @@ export function resolveOptions(o: ClientOptions): ResolvedOptions {
       send: hb.send,
     },
     queueMax: o.queue?.max ?? d.queue.max,
-    ...(Object.fromEntries(TIMES.map((k) => [k, ms(o[k] ?? d[k], k)])) as Record<(typeof TIMES)[number], number>),
     random: o.random ?? Math.random,
   };
+  for (const k of TIMES) resolved[k] = ms(o[k] ?? d[k], k);
+  return resolved as ResolvedOptions;
 }

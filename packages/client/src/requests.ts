@@ -18,7 +18,7 @@ import { type ResolvedOptions, ms as toMs } from './options.js';
  */
 export type RequestKind = 'once' | 'resend' | 'subscribe';
 
-type Done = (ok: boolean, value: unknown) => void;
+type Done = (ok: boolean, value?: unknown) => void;
 
 interface Pending {
   id: number;
@@ -118,7 +118,7 @@ export function createRequests(
       if (p) {
         pending.delete(p.id);
         clearTimeout(p.timer);
-        if (f.type === 'pong') p.done(true, undefined);
+        if (f.type === 'pong') p.done(true);
         else if (f.ok) p.done(true, f.result);
         else p.done(false, new ServerError(f.error.code, f.error.message));
       }

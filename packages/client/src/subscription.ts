@@ -184,22 +184,22 @@ export class Subscription<D = unknown> extends Emitter<SubscriptionEvents> {
       else this.#settle(value);
       return;
     }
-    const r = value as SubscribeResult;
+    const { offset, epoch, recovered, publications } = value as SubscribeResult;
     const since = this.#pos;
     const n = this.#opts.history;
     // First subscribe with `history`: again from `n` back, as a recovery; live frames wait meanwhile
     // (not subscribed yet) and the second reply carries them.
-    if (!since && n && r.offset) {
-      this.#pos = { offset: r.offset > n ? r.offset - n : 0, epoch: r.epoch };
+    if (!since && n && offset) {
+      this.#pos = { offset: offset > n ? offset - n : 0, epoch };
       return true;
     }
-    const gap = !!since && (!r.recovered || r.epoch !== since.epoch);
-    if (!since || gap) this.#pos = { offset: r.offset, epoch: r.epoch };
+    const gap = !!since && (!recovered || epoch !== since.epoch);
+    if (!since || gap) this.#pos = { offset, epoch };
     this.#setState('subscribed');
-    if (gap) this.#opts.onGap?.({ channel: this.channel, since, offset: r.offset, epoch: r.epoch });
-    for (const m of r.publications) this.applyMessage(m as MessageFrame<D>);
+    if (gap) this.#opts.onGap?.({ channel: this.channel, since, offset, epoch });
+    for (const m of publications) this.applyMessage(m as MessageFrame<D>);
     const pos = this.#pos as StreamPosition;
-    if (pos.offset < r.offset) pos.offset = r.offset;
+    if (pos.offset < offset) pos.offset = offset;
     this.emit('subscribed', { channel: this.channel, recovered: !gap, offset: pos.offset, epoch: pos.epoch });
     this.#settle();
   }
@@ -208,15 +208,15 @@ export class Subscription<D = unknown> extends Emitter<SubscriptionEvents> {
   applyMessage(m: MessageFrame<D>): void {
     const pos = this.#pos;
     if (this.#state !== 'subscribed' || !pos) return;
-    if (m.epoch !== pos.epoch) {
-      this.#opts.onGap?.({ channel: this.channel, since: undefined, offset: m.offset, epoch: m.epoch });
-      this.#pos = { offset: m.offset, epoch: m.epoch };
-    } else if (m.offset <= pos.offset) return;
+    const { offset, epoch } = m;
+    if (epoch !== pos.epoch) {
+      this.#opts.onGap?.({ channel: this.channel, since: undefined, offset, epoch });
+      this.#pos = { offset, epoch };
+    } else if (offset <= pos.offset) return;
     else {
       // A live jump past the next offset means a broker could not backfill what it missed: never silent.
-      if (m.offset > pos.offset + 1)
-        this.#opts.onGap?.({ channel: this.channel, since: { ...pos }, offset: m.offset, epoch: m.epoch });
-      pos.offset = m.offset;
+      if (offset > pos.offset + 1) this.#opts.onGap?.({ channel: this.channel, since: { ...pos }, offset, epoch });
+      pos.offset = offset;
     }
     this.#opts.onMessage?.(m.data, m);
   }
