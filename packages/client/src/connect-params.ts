@@ -26,9 +26,10 @@ export function createConnectParams(
    * closes with 4001. A failure is left to that close: the reconnect then fetches a token anyway.
    */
   function refreshBefore(expiresAt: number | undefined, connection: number): void {
-    const delay = 0.9 * ((expiresAt ?? 0) - Date.now());
+    if (!expiresAt || !getter) return;
+    const delay = 0.9 * (expiresAt - Date.now());
     // setTimeout fires at once past 2^31-1 ms; a token that lives longer than ~24 days is not refreshed.
-    if (!expiresAt || !getter || delay > 2 ** 31 - 1) return;
+    if (delay > 2 ** 31 - 1) return;
     refreshTimer = setTimeout(
       async () => {
         try {

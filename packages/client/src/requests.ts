@@ -137,7 +137,7 @@ export function createRequests(
     /** The connection dropped: resend, drop or reject each sent request by its kind. */
     dropped(code: number, reason: string): void {
       const resend: Pending[] = [];
-      for (const [id, p] of pending) {
+      for (const p of pending.values()) {
         if (!p.sent) continue;
         if (p.kind === 'resend') {
           p.sent = false;
@@ -145,7 +145,7 @@ export function createRequests(
           // Waits for the connection again, as a queued request does.
           arm(p, o.queueTimeout, 'queued longer than');
         } else {
-          pending.delete(id);
+          pending.delete(p.id);
           clearTimeout(p.timer);
           if (p.kind === 'once') p.done(false, new DisconnectedError(code, reason));
         }

@@ -131,8 +131,11 @@ export class Subscription<D = unknown> extends Emitter<SubscriptionEvents> {
 
   /** Publishes to this channel. Safe to retry: the idempotency key makes a resend a no-op on the server. */
   publish(data: D, options: ClientPublishOptions = {}): Promise<PublishResult> {
-    const frame = { type: 'publish', channel: this.channel, data, key: options.key ?? randomKey() };
-    return this.#host.request(frame, options.timeout, 'resend');
+    return this.#host.request(
+      { type: 'publish', channel: this.channel, data, key: options.key ?? randomKey() },
+      options.timeout,
+      'resend',
+    );
   }
 
   /**
