@@ -226,11 +226,9 @@ export class Subscription<D = unknown> extends Emitter<SubscriptionEvents> {
 
   /** @internal Leaves first, then joins, then the diff itself. */
   applyPresence(f: PresenceDiffFrame): void {
-    const o = this.#opts;
-    const channel = this.channel;
-    for (const c of f.leaves ?? []) o.onLeave?.({ ...c, channel });
-    for (const c of f.joins ?? []) o.onJoin?.({ ...c, channel });
-    o.onPresence?.(f);
+    for (const c of f.leaves ?? []) this.#opts.onLeave?.({ ...c, channel: this.channel });
+    for (const c of f.joins ?? []) this.#opts.onJoin?.({ ...c, channel: this.channel });
+    this.#opts.onPresence?.(f);
   }
 
   /** @internal The connection dropped: resubscribe (with `since`) on the next open. */
