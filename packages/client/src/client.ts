@@ -90,7 +90,7 @@ export function createClient(options: ClientOptions): TetherClient {
     return state === 'open' && !!transport?.isOpen();
   }
 
-  const subs = createSubscriptions(requests, o.requestTimeout, isOpen, () => isOpen() && !shake.plain);
+  const subs = createSubscriptions(requests, isOpen, () => isOpen() && !shake.plain);
   const inbound = createInbound(shake, liveness, requests, subs, emitter, stats, isOpen, ready, write);
 
   function ready(welcome?: WelcomeFrame): void {

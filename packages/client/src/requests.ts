@@ -75,7 +75,8 @@ export function createRequests(
     arm(p, p.ms, 'no reply within');
   }
 
-  function command(body: object, timeout: Duration, kind: RequestKind, done: Done): void {
+  /** `timeout` undefined: the client's `requestTimeout`. */
+  function command(body: object, timeout: Duration = o.requestTimeout, kind: RequestKind, done: Done): void {
     if (closed()) {
       done(false, new DisconnectedError(NORMAL, 'client is closed'));
       return;
@@ -97,7 +98,7 @@ export function createRequests(
   return {
     command,
 
-    request: <R>(body: object, timeout: Duration = o.requestTimeout, kind: RequestKind = 'once'): Promise<R> =>
+    request: <R>(body: object, timeout?: Duration, kind: RequestKind = 'once'): Promise<R> =>
       new Promise((resolve, reject) => command(body, timeout, kind, (ok, v) => (ok ? resolve(v as R) : reject(v)))),
 
     /** A raw frame from `send()`: written now, or queued. Returns false when queued. */

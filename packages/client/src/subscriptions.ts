@@ -15,18 +15,18 @@ export type Subscriptions = ReturnType<typeof createSubscriptions>;
  * @param open The connection is open (an `unsubscribe` is worth sending).
  * @param tether It is open and speaks Tether (a new subscription subscribes now, not on the next welcome).
  */
-export function createSubscriptions(
-  requests: Requests,
-  requestTimeout: number,
-  open: () => boolean,
-  tether: () => boolean,
-) {
+export function createSubscriptions(requests: Requests, open: () => boolean, tether: () => boolean) {
   // Stored without their data type: the registry hands them frames, callers see their own `D`.
   const subs = new Map<string, Subscription>();
 
   // A `true` reply means: subscribe again, now with `since` (the `history` option's second step).
   const subscribeNow = (sub: Subscription): void =>
-    requests.command(sub.frame(), requestTimeout, 'subscribe', (ok, v) => sub.applyReply(ok, v) && subscribeNow(sub));
+    requests.command(
+      sub.frame(),
+      undefined /* requestTimeout */,
+      'subscribe',
+      (ok, v) => sub.applyReply(ok, v) && subscribeNow(sub),
+    );
 
   const host = {
     open,
