@@ -19,14 +19,10 @@ export function createSubscriptions(requests: Requests, open: () => boolean, tet
   // Stored without their data type: the registry hands them frames, callers see their own `D`.
   const subs = new Map<string, Subscription>();
 
-  // A `true` reply means: subscribe again, now with `since` (the `history` option's second step).
+  // Within `requestTimeout`. A `true` reply means: subscribe again, now with `since` (the `history`
+  // option's second step).
   const subscribeNow = (sub: Subscription): void =>
-    requests.command(
-      sub.frame(),
-      undefined /* requestTimeout */,
-      'subscribe',
-      (ok, v) => sub.applyReply(ok, v) && subscribeNow(sub),
-    );
+    requests.command(sub.frame(), undefined, 'subscribe', (ok, v) => sub.applyReply(ok, v) && subscribeNow(sub));
 
   const host = {
     open,
