@@ -119,18 +119,29 @@ const percentile = (sorted: Float64Array | number[], p: number): number =>
   sorted.length === 0 ? Number.NaN : (sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number);
 
 async function idle(c: Command) {
-  type Mem = { rss: number; heap: number };
+  type Mem = { rss: number; young: number; heap: number };
+  // Memory per connection is the slope between half the connections and all of them: what the
+  // first connections cost once (code compiled, modules loaded, pools grown) is in both samples
+  // and falls out, the same for every kind.
+  const half = Math.floor(c.n / 2);
+  const first = await connectAll(c, half, false);
+  await sleep(1_000);
   const before = await ask<Mem>({ ask: 'mem' });
-  const { clients, ms } = await connectAll(c, c.n, false);
+  const second = await connectAll(c, c.n - half, false);
   await sleep(1_000);
   const after = await ask<Mem>({ ask: 'mem' });
-  const n = clients.length;
+  const clients = [...first.clients, ...second.clients];
+  const added = second.clients.length;
   await closeAll(clients);
   return {
-    connected: n,
-    connectPerS: n / (ms / 1000),
-    rssPerConn: (after.rss - before.rss) / n,
-    heapPerConn: (after.heap - before.heap) / n,
+    connected: clients.length,
+    connectPerS: clients.length / ((first.ms + second.ms) / 1000),
+    // RSS less the young generation's pages: V8 grows that space with the allocation rate of
+    // the connect burst (up to tens of MB, whatever the connection count) and it is empty after
+    // the GC, so it is no cost of holding a connection; left in, it was most of the run-to-run
+    // noise. Subtracted the same way for every kind.
+    rssPerConn: (after.rss - after.young - (before.rss - before.young)) / added,
+    heapPerConn: (after.heap - before.heap) / added,
   };
 }
 

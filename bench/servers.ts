@@ -3,8 +3,8 @@
  * prints `{"port": N}` on stdout once listening and runs until killed. Each does the same job:
  * a client that subscribes (joins the room) gets every publication of the room; an echo RPC
  * answers with its params. `ws-json` is raw ws whose echo parses the request and encodes a reply
- * as JSON, the least any JSON RPC must do (the RPC scenario's second floor). A `mem` line on stdin answers `{"rss","heap"}` after a full GC (the
- * process runs with `--expose-gc`).
+ * as JSON, the least any JSON RPC must do (the RPC scenario's second floor). A `mem` line on stdin answers `{"rss","young","heap"}` after two full
+ * GCs and a 250 ms pause (the process runs with `--expose-gc`); `young` is the young generation's pages.
  *
  * Tether: channels `bench:*` have presence off (fan-out, latency, RPC measure delivery alone);
  * `room:*` is the default namespace (presence on), used by the presence and reconnect scenarios.
@@ -12,6 +12,7 @@
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { Server as SocketIoServer } from 'socket.io';
 import { type WebSocket, WebSocketServer } from 'ws';
 
@@ -98,10 +99,19 @@ await start();
 process.on('SIGTERM', () => process.exit(0));
 
 const gc = (globalThis as { gc?: () => void }).gc;
+/** Pages V8 holds for its young generation: sized by recent allocation rate, empty after a full GC. */
+const young = (): number =>
+  getHeapSpaceStatistics()
+    .filter((s) => s.space_name === 'new_space' || s.space_name === 'new_large_object_space')
+    .reduce((sum, s) => sum + s.physical_space_size, 0);
 createInterface({ input: process.stdin }).on('line', (line) => {
   if (line.trim() !== 'mem') return;
   gc?.();
   gc?.();
-  const m = process.memoryUsage();
-  process.stdout.write(`${JSON.stringify({ rss: m.rss, heap: m.heapUsed, external: m.external })}\n`);
+  // V8 returns the pages a full GC freed to the OS on a background thread: let it finish, so
+  // RSS is not read halfway through (the same wait for every kind).
+  setTimeout(() => {
+    const m = process.memoryUsage();
+    process.stdout.write(`${JSON.stringify({ rss: m.rss, young: young(), heap: m.heapUsed, external: m.external })}\n`);
+  }, 250);
 });
