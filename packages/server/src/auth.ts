@@ -124,14 +124,16 @@ const encoder = new TextEncoder();
 
 function identityFrom(payload: Record<string, unknown>): Identity {
   if (typeof payload.sub !== 'string' || payload.sub === '') throw new AuthError('token has no "sub"');
-  const identity: Identity = { user: payload.sub };
+  // `user` and `expiresAt` in one literal: both live inside the object (a field added later would
+  // need a separate property store, 40 B for every connection).
+  const identity: Identity =
+    typeof payload.exp === 'number' ? { user: payload.sub, expiresAt: payload.exp * 1000 } : { user: payload.sub };
   if (payload.info !== undefined) identity.info = payload.info;
   if (payload.channels !== undefined) {
     if (!Array.isArray(payload.channels) || !payload.channels.every((c) => typeof c === 'string'))
       throw new AuthError('token "channels" must be an array of strings');
     identity.channels = payload.channels;
   }
-  if (typeof payload.exp === 'number') identity.expiresAt = payload.exp * 1000;
   if (payload.admin === true) identity.admin = true;
   return identity;
 }

@@ -1,8 +1,9 @@
 /**
  * The timers of every connection of a node, shared: one sweep for heartbeats and silence
  * deadlines, and one timer per distinct token expiry instant (JWT `exp` is in whole seconds, so
- * connections whose tokens expire in the same second share one). An idle connection therefore
- * holds no timer of its own, which is most of what it used to cost beyond the socket.
+ * connections whose tokens expire in the same second share one, and it keeps a count, not a set).
+ * Both walk the node's one set of open connections (`Connections.sessions`): an idle connection
+ * holds no timer and no set entry of its own here.
  * @module
  */
 
@@ -25,16 +26,21 @@ export function sweepStep(interval: number, timeout: number): number {
 }
 
 export class SessionTimers<S extends Timed> {
-  private readonly members = new Set<S>();
   private sweeper: ReturnType<typeof setInterval> | undefined;
-  /** Expiry instant → the connections expiring then, and the timer that fires then. */
-  private readonly expiries = new Map<number, { timer: ReturnType<typeof setTimeout>; sessions: Set<S> }>();
+  /**
+   * Expiry instant → the timer that fires then and how many connections expire then. A count,
+   * not a set: when it fires, the open connections are checked, so none is held here.
+   */
+  private readonly expiries = new Map<number, { timer: ReturnType<typeof setTimeout>; count: number }>();
 
-  constructor(private readonly step: number) {}
+  /** `members`: the node's open connections, owned by the caller (`Connections`), never copied here. */
+  constructor(
+    private readonly step: number,
+    private readonly members: ReadonlySet<S>,
+  ) {}
 
-  /** Starts sweeping `s` (the sweep runs only while some connection is open). */
-  add(s: S): void {
-    this.members.add(s);
+  /** Starts sweeping (`s` is already among `members`; the sweep runs only while some are). */
+  add(_s: S): void {
     if (!this.sweeper) {
       // The verdict waits one turn of the loop: after a stall the peer's pong may sit unread
       // behind this timer, and `setImmediate` runs once pending I/O has been read.
@@ -43,10 +49,13 @@ export class SessionTimers<S extends Timed> {
     }
   }
 
-  /** Forgets `s` entirely: it is closing. */
+  /** Forgets `s`'s expiry: it is closing (a closing connection ignores the sweep). */
   delete(s: S): void {
-    this.members.delete(s);
-    this.unexpire(s, s.expiresAt);
+    this.unexpire(s.expiresAt);
+  }
+
+  /** Stops the sweep once `members` is empty (call after removing one). */
+  left(): void {
     if (this.members.size === 0 && this.sweeper) {
       clearInterval(this.sweeper);
       this.sweeper = undefined;
@@ -55,23 +64,25 @@ export class SessionTimers<S extends Timed> {
 
   /** (Re)files `s` under its token's expiry; `previous` is where it was filed before. */
   expireAt(s: S, previous: number | undefined): void {
-    this.unexpire(s, previous);
+    this.unexpire(previous);
     const at = s.expiresAt;
     if (at === undefined) return;
     let slot = this.expiries.get(at);
     if (!slot) {
       const timer = setTimeout(() => this.fire(at), Math.min(Math.max(0, at - Date.now()), MAX_TIMEOUT));
       timer.unref();
-      slot = { timer, sessions: new Set() };
+      slot = { timer, count: 0 };
       this.expiries.set(at, slot);
     }
-    slot.sessions.add(s);
+    slot.count += 1;
   }
 
-  private unexpire(s: S, at: number | undefined): void {
+  private unexpire(at: number | undefined): void {
     if (at === undefined) return;
     const slot = this.expiries.get(at);
-    if (!slot?.sessions.delete(s) || slot.sessions.size > 0) return;
+    if (!slot) return;
+    slot.count -= 1;
+    if (slot.count > 0) return;
     clearTimeout(slot.timer);
     this.expiries.delete(at);
   }
@@ -87,7 +98,10 @@ export class SessionTimers<S extends Timed> {
       return;
     }
     this.expiries.delete(at);
-    for (const s of slot.sessions) s.expired(now);
+    // The connections whose tokens expire at `at`, found first: closing one deletes it from `members`.
+    const due: S[] = [];
+    for (const s of this.members) if (s.expiresAt === at) due.push(s);
+    for (const s of due) s.expired(now);
   }
 
   private sweepAll(): void {
@@ -102,6 +116,5 @@ export class SessionTimers<S extends Timed> {
     this.sweeper = undefined;
     for (const slot of this.expiries.values()) clearTimeout(slot.timer);
     this.expiries.clear();
-    this.members.clear();
   }
 }

@@ -129,8 +129,16 @@ export function attachEndpoint(server: Server, u: UpgradeContext): () => void {
     const admitted = await admit(req);
     if (admitted instanceof Refusal) return refuse(socket, admitted);
     if (socket.destroyed) return;
-    wss.handleUpgrade(req, socket, head, (ws) => u.open(ws, admitted.codec, admitted.identity, req));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      // The socket is `ws`'s now, with its own error listener: ours would stay for the
+      // connection's whole life (an array of two listeners on every socket).
+      socket.off('error', onSocketError);
+      u.open(ws, admitted.codec, admitted.identity, req);
+    });
   };
+
+  /** Errors of a socket still being admitted (one function for all, not a closure per upgrade). */
+  const onSocketError = (err: Error): void => u.logger.debug({ err }, 'upgrade socket error');
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const pathname = (req.url ?? '/').split('?')[0];
@@ -139,7 +147,7 @@ export function attachEndpoint(server: Server, u: UpgradeContext): () => void {
       if (u.ownServer) refuse(socket, new Refusal('not_found', 'no WebSocket endpoint here'));
       return;
     }
-    socket.on('error', (err) => u.logger.debug({ err }, 'upgrade socket error'));
+    socket.on('error', onSocketError);
     complete(req, socket, head).catch((err: unknown) => {
       u.logger.error({ err }, 'upgrade failed');
       refuse(socket, new Refusal('internal', 'internal error'));

@@ -1,7 +1,7 @@
 // An idle connection must hold no timer of its own (issue 15: memory per connection). Counted
 // with Node's active-resource list over real loopback connections, never timed.
 import { afterEach, expect, it } from 'vitest';
-import { cleanup, connectAs, RawClient, startServer, token } from './helpers.js';
+import { API_KEY, cleanup, connectAs, RawClient, startServer, token } from './helpers.js';
 
 afterEach(cleanup);
 
@@ -17,4 +17,25 @@ it('50 idle connections with expiring tokens add at most a couple of timers, not
   await Promise.all(clients.map((c) => c.next('welcome')));
   expect(server.tether.connections).toBe(51);
   expect(timers() - before).toBeLessThanOrEqual(3);
+});
+
+it('connections sharing an expiry instant: one leaving early still lets the rest close with 4001 then', async () => {
+  const server = await startServer();
+  // One token, so all three expire in the same second and share one timer (a count, no set).
+  const t = await token('shared-exp', { expiresIn: 2 });
+  const [early, a, b] = await Promise.all([0, 1, 2].map(() => RawClient.connect(server.url, { token: t })));
+  const welcomes = await Promise.all([early, a, b].map((c) => (c as RawClient).next('welcome')));
+  (early as RawClient).close();
+  await (early as RawClient).closed;
+  const closes = await Promise.all([a, b].map((c) => (c as RawClient).closed));
+  expect(closes.map((c) => c.code)).toEqual([4001, 4001]);
+  expect(Date.now()).toBeGreaterThanOrEqual((welcomes[0]?.expiresAt as number) - 50);
+});
+
+it('reports the peer address of an open connection, read from its socket when asked', async () => {
+  const server = await startServer({ admin: { page: false } });
+  await connectAs(server, 'addr');
+  const res = await fetch(`${server.http}/api/admin/connections`, { headers: { authorization: `Bearer ${API_KEY}` } });
+  const body = (await res.json()) as { connections: { user: string; address: string }[] };
+  expect(body.connections.map((c) => [c.user, c.address])).toEqual([['addr', '127.0.0.1']]);
 });
