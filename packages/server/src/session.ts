@@ -96,7 +96,7 @@ export class Session implements ClientContext {
   get openedAt(): number {
     return BASE + this.opened;
   }
-  /** The peer's address, read from the socket when asked (kept, it cost every connection). */
+  /** The peer's address, read from `ws`'s socket when asked: a copy per session cost every connection. */
   get address(): string {
     return (this.ws as unknown as { _socket?: { remoteAddress?: string } })._socket?.remoteAddress ?? '';
   }
@@ -250,8 +250,7 @@ export class Session implements ClientContext {
 
   /**
    * @internal The only way bytes leave (`size`: `data`'s length in bytes): past `maxBuffered` the client
-   * is closed with 4009, never buffered for without bound. A fan-out's one Buffer goes to every
-   * socket as it is; `fanOut` (encoded.ts) counts it at once.
+   * is closed with 4009, never buffered for without bound. `fanOut` (encoded.ts) counts its one Buffer.
    */
   write(data: string | Uint8Array, size: number = data.length): boolean {
     if (this.closing || this.ws.readyState !== WebSocket.OPEN) return false;
