@@ -42,8 +42,12 @@ export function fanOut(sessions: Iterable<Session>, frame: EncodedFrame, metrics
   let bytes: Buffer | undefined;
   let sent = 0;
   let total = 0;
+  // The tick's first fan-out writes at once, as a lone publication should; from its second on,
+  // a burst is under way and each socket is corked until the tick's work is done.
+  const batch = fanOuts++ > 0;
+  if (!batch) process.nextTick(endTick);
   for (const s of sessions) {
-    cork(s);
+    if (batch) cork(s);
     if (s.codec !== codec) {
       codec = s.codec;
       bytes = frame.for(codec);
@@ -53,10 +57,6 @@ export function fanOut(sessions: Iterable<Session>, frame: EncodedFrame, metrics
       total += (bytes as Buffer).length;
     }
   }
-  if (corked.length > 0 && !uncorkQueued) {
-    uncorkQueued = true;
-    process.nextTick(uncorkAll);
-  }
   if (sent > 0) {
     metrics.framesOut.inc(sent);
     metrics.bytesOut.inc(total);
@@ -64,14 +64,16 @@ export function fanOut(sessions: Iterable<Session>, frame: EncodedFrame, metrics
   return sent;
 }
 
-// Sockets a fan-out corked in this tick. They are uncorked together once the tick's work is
-// done (after its microtasks), so a burst of publications reaches each socket as one write
-// instead of one system call per frame.
+// Fan-outs so far in this tick, and the sockets corked by the second and later ones. Corked
+// sockets are uncorked together once the tick's work is done (after its microtasks), so a burst
+// of publications reaches each socket in two writes (the first frame, then the rest) instead of
+// one system call per frame. The first is not held back: corking it cost a single publication to
+// 1,000 subscribers about 1.5 ms at the median (the `latency` bench, 1.35x raw ws corked, 1.06x not).
+let fanOuts = 0;
 const corked: Writable[] = [];
-let uncorkQueued = false;
 
-function uncorkAll(): void {
-  uncorkQueued = false;
+function endTick(): void {
+  fanOuts = 0;
   for (const socket of corked.splice(0)) socket.uncork();
 }
 
