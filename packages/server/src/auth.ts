@@ -3,7 +3,7 @@
  * via `jose`, or the application's own hook). The `Origin` check is in `origin.ts`.
  * @module
  */
-import { createHash, createPublicKey, type KeyObject, timingSafeEqual } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject, timingSafeEqual, webcrypto } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { type Duration, toMs } from '@tether/protocol';
 import { createRemoteJWKSet, errors, type JWTVerifyGetKey, jwtVerify, SignJWT } from 'jose';
@@ -156,11 +156,15 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
   const requireExp = options.requireExp === true;
   let verifyJwt: ((token: string) => Promise<Identity>) | undefined;
   if (kinds === 1) {
-    let key: Uint8Array | KeyObject | JWTVerifyGetKey;
+    let key: Promise<webcrypto.CryptoKey> | KeyObject | JWTVerifyGetKey;
     let algorithms: string[];
     if (options.jwtSecret !== undefined) {
-      key = typeof options.jwtSecret === 'string' ? encoder.encode(options.jwtSecret) : options.jwtSecret;
-      if (key.length === 0) throw new TypeError('auth.jwtSecret must not be empty');
+      const secret = typeof options.jwtSecret === 'string' ? encoder.encode(options.jwtSecret) : options.jwtSecret;
+      if (secret.length === 0) throw new TypeError('auth.jwtSecret must not be empty');
+      // Imported once: handed the bytes, `jose` imports a WebCrypto key on every verify (most of
+      // an upgrade's CPU). A rejection surfaces at the first verify, as "invalid token".
+      key = webcrypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+      key.catch(() => {});
       algorithms = ['HS256'];
     } else if (options.publicKey !== undefined) {
       const publicKey = typeof options.publicKey === 'string' ? createPublicKey(options.publicKey) : options.publicKey;
@@ -185,7 +189,7 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
         const { payload } =
           typeof key === 'function'
             ? await jwtVerify(token, key, verifyOptions)
-            : await jwtVerify(token, key, verifyOptions);
+            : await jwtVerify(token, await key, verifyOptions);
         return identityFrom(payload);
       } catch (err) {
         if (err instanceof AuthError) throw err;
