@@ -257,6 +257,17 @@ export function markdown(f: Figures): string {
         t === null ? '—' : `${t.toFixed(2)}× ws-json`,
       ]);
     }
+    const packed = R.rpc['tether-msgpack'];
+    if (packed) {
+      const t = div(num(packed, 'perCpuS'), num(R.rpc.ws, 'perCpuS'));
+      rows.push([
+        'RPC per server CPU-second, Tether with MessagePack (`tether.v1.msgpack`)',
+        k(num(R.rpc.ws, 'perCpuS')),
+        '—',
+        `${k(num(packed, 'perCpuS'))} (p99 ${ms(num(packed, 'p99'))})`,
+        t === null ? '—' : `${t.toFixed(2)}×`,
+      ]);
+    }
   }
   if (R.join) {
     const off = R['join-nopresence']?.tether;

@@ -72,7 +72,8 @@ const SCENARIOS: Scenario[] = [
   {
     id: 'rpc',
     command: { scenario: 'rpc', n: 100, seconds: q(5, 1), size: 100, timeoutMs: 30_000 },
-    kinds: [...ALL, 'ws-json'],
+    // MessagePack is left out of `--quick`, which stays under a minute.
+    kinds: q<Kind[]>([...ALL, 'ws-json', 'tether-msgpack'], [...ALL, 'ws-json']),
   },
   {
     id: 'join',

@@ -89,6 +89,8 @@ const starters: Record<string, () => Promise<void>> = {
   'ws-json': () => rawWs(port, true),
   socketio: () => socketIo(port),
   tether: () => tether(port),
+  // The same server: the client picks MessagePack by its subprotocol.
+  'tether-msgpack': () => tether(port),
   'tether-redis': () => tether(port, prefix ?? 'tether-bench'),
 };
 const start = starters[kind ?? ''];

@@ -1,13 +1,15 @@
 /**
  * Wire-level load clients, one per server kind, all built on the same `ws` client so the load
  * generator costs the same whatever it talks to. They speak just enough of each protocol: raw
- * `ws` (text commands of bench/servers.ts), Socket.IO 4 (Engine.IO v4 packets over a WebSocket)
- * and Tether v1 JSON. Deliveries are counted from the bytes, without parsing every frame.
+ * `ws` (text commands of bench/servers.ts), Socket.IO 4 (Engine.IO v4 packets over a WebSocket),
+ * Tether v1 JSON, and Tether v1 MessagePack for the RPC scenario alone. Deliveries are counted
+ * from the bytes, without parsing every frame.
  */
+import { msgpackCodec } from '@tether/protocol/msgpack';
 import WebSocket from 'ws';
 import { CHANNEL } from './shared.js';
 
-export type Kind = 'ws' | 'ws-json' | 'socketio' | 'tether' | 'tether-redis';
+export type Kind = 'ws' | 'ws-json' | 'socketio' | 'tether' | 'tether-msgpack' | 'tether-redis';
 
 export interface WireClient {
   /** Every frame received (pings, presence and replies included). */
@@ -247,6 +249,55 @@ class TetherClient extends Base {
   }
 }
 
+/**
+ * Tether v1 over MessagePack (`tether.v1.msgpack`), for the RPC scenario: every frame is decoded
+ * (binary frames have no text to scan), which costs the generator, not the server measured.
+ */
+class TetherMsgpackClient extends Base {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  welcomed: Promise<void>;
+  constructor(ws: WebSocket) {
+    super(ws);
+    let onWelcome: () => void = () => {};
+    this.welcomed = new Promise((resolve) => {
+      onWelcome = resolve;
+    });
+    ws.on('message', (data: Buffer) => {
+      this.frames++;
+      const f = msgpackCodec.decode(data) as { type?: string; id?: number; ok?: boolean; error?: { message: string } };
+      if (f.type === 'reply' && f.id !== undefined) {
+        const waiter = this.pending.get(f.id);
+        this.pending.delete(f.id);
+        if (f.ok) waiter?.resolve();
+        else waiter?.reject(new Error(f.error?.message ?? 'refused'));
+      } else if (f.type === 'welcome') onWelcome();
+      else if (f.type === 'ping') ws.send(msgpackCodec.encode({ type: 'pong' }));
+    });
+    ws.on('close', () => {
+      for (const waiter of this.pending.values()) waiter.reject(new Error('closed'));
+      this.pending.clear();
+    });
+  }
+  subscribe(): Promise<void> {
+    return Promise.reject(new Error('tether-msgpack runs the RPC scenario only'));
+  }
+  publish(): void {
+    throw new Error('tether-msgpack runs the RPC scenario only');
+  }
+  /** The last params parsed (the scenario sends the same body every time). */
+  private params: { json: string; value: unknown } | undefined;
+  request(json: string): Promise<void> {
+    if (this.params?.json !== json) this.params = { json, value: JSON.parse(json) };
+    const params = this.params.value;
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++;
+      this.pending.set(id, { resolve, reject });
+      this.ws.send(msgpackCodec.encode({ type: 'rpc', id, method: 'echo', params }));
+    });
+  }
+}
+
 const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
   new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
@@ -279,6 +330,13 @@ async function connectUnbounded(kind: Kind, port: number, token: string): Promis
     const client = new SocketIoClient(ws);
     await opened;
     await client.connected;
+    return client;
+  }
+  if (kind === 'tether-msgpack') {
+    const { ws, opened } = socket(`ws://127.0.0.1:${port}/ws?token=${token}`, ['tether.v1.msgpack']);
+    const client = new TetherMsgpackClient(ws);
+    await opened;
+    await client.welcomed;
     return client;
   }
   const { ws, opened } = socket(`ws://127.0.0.1:${port}/ws?token=${token}`, ['tether.v1']);
