@@ -84,7 +84,13 @@ abstract class Base implements WireClient {
   onDelivery: ((data: Buffer) => void) | undefined;
   onPresence: (() => void) | undefined;
   onClose: (() => void) | undefined;
+  /** Resolves once the server greeted this client (Socket.IO's `40`, Tether's `welcome`). */
+  readonly greeted: Promise<void>;
+  protected greet: () => void = () => {};
   constructor(readonly ws: WebSocket) {
+    this.greeted = new Promise((resolve) => {
+      this.greet = resolve;
+    });
     ws.on('close', () => this.onClose?.());
     ws.on('error', () => {});
   }
@@ -96,6 +102,36 @@ abstract class Base implements WireClient {
   }
   terminate(): void {
     this.ws.terminate();
+  }
+}
+
+/** Tether requests waiting for their reply, by id; all refused when the socket closes. */
+class Replies {
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  constructor(ws: WebSocket) {
+    ws.on('close', () => {
+      for (const waiter of this.waiting.values()) waiter.reject(new Error('closed'));
+      this.waiting.clear();
+    });
+  }
+  /** A fresh id, for a frame that wants no reply. */
+  id(): number {
+    return this.nextId++;
+  }
+  /** Sends the frame `send` builds for a fresh id; resolves when the reply with that id is ok. */
+  ask(send: (id: number) => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++;
+      this.waiting.set(id, { resolve, reject });
+      send(id);
+    });
+  }
+  settle(id: number, ok: boolean, message = 'refused'): void {
+    const waiter = this.waiting.get(id);
+    this.waiting.delete(id);
+    if (ok) waiter?.resolve();
+    else waiter?.reject(new Error(message));
   }
 }
 
@@ -132,13 +168,8 @@ class RawWsClient extends Base {
 class SocketIoClient extends Base {
   private nextAck = 1;
   private readonly acks = new Map<number, () => void>();
-  connected: Promise<void>;
   constructor(ws: WebSocket) {
     super(ws);
-    let onConnect: () => void = () => {};
-    this.connected = new Promise((resolve) => {
-      onConnect = resolve;
-    });
     ws.on('message', (data: Buffer) => {
       this.frames++;
       const type = data[0];
@@ -152,7 +183,7 @@ class SocketIoClient extends Base {
       }
       if (type !== 52 /* 4: message */) return;
       const sub = data[1];
-      if (sub === 48 /* 40 connect ack */) onConnect();
+      if (sub === 48 /* 40 connect ack */) this.greet();
       else if (sub === 50 /* 42 event */) this.onDelivery?.(data);
       else if (sub === 51 /* 43 ack */) {
         let end = 2;
@@ -184,17 +215,12 @@ class SocketIoClient extends Base {
 
 /** Tether v1 JSON: waits for `welcome`; replies are matched by id, deliveries spotted by their type. */
 class TetherClient extends Base {
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  private readonly replies: Replies;
   /** Position of the last subscribe, so a resubscribe after a restart asks for what it missed. */
   position: { offset: number; epoch: string } | undefined;
-  welcomed: Promise<void>;
   constructor(ws: WebSocket) {
     super(ws);
-    let onWelcome: () => void = () => {};
-    this.welcomed = new Promise((resolve) => {
-      onWelcome = resolve;
-    });
+    this.replies = new Replies(ws);
     ws.on('message', (data: Buffer) => {
       this.frames++;
       if (startsAt(data, TETHER_MESSAGE, 24)) {
@@ -208,41 +234,28 @@ class TetherClient extends Base {
           result?: { offset?: number; epoch?: string };
           error?: { message: string };
         };
-        const waiter = this.pending.get(reply.id);
-        if (!waiter) return;
-        this.pending.delete(reply.id);
-        if (reply.ok) {
-          if (reply.result?.epoch !== undefined)
-            this.position = { offset: reply.result.offset ?? 0, epoch: reply.result.epoch };
-          waiter.resolve();
-        } else waiter.reject(new Error(reply.error?.message ?? 'refused'));
+        if (reply.ok && reply.result?.epoch !== undefined)
+          this.position = { offset: reply.result.offset ?? 0, epoch: reply.result.epoch };
+        this.replies.settle(reply.id, reply.ok, reply.error?.message);
         return;
       }
       if (TETHER_PRESENCE.some((mark) => startsAt(data, mark, 24))) {
         this.onPresence?.();
         return;
       }
-      if (startsAt(data, TETHER_WELCOME, 24)) onWelcome();
+      if (startsAt(data, TETHER_WELCOME, 24)) this.greet();
       else if (startsAt(data, TETHER_PING, 24)) ws.send('{"type":"pong"}');
-    });
-    ws.on('close', () => {
-      for (const waiter of this.pending.values()) waiter.reject(new Error('closed'));
-      this.pending.clear();
     });
   }
   private command(body: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const id = this.nextId++;
-      this.pending.set(id, { resolve, reject });
-      this.ws.send(`{"id":${id},${body}}`);
-    });
+    return this.replies.ask((id) => this.ws.send(`{"id":${id},${body}}`));
   }
   subscribe(channel = CHANNEL): Promise<void> {
     const since = this.position ? `,"since":${JSON.stringify(this.position)}` : '';
     return this.command(`"type":"subscribe","channel":${JSON.stringify(channel)}${since}`);
   }
   publish(json: string, channel = CHANNEL): void {
-    this.ws.send(`{"type":"publish","id":${this.nextId++},"channel":${JSON.stringify(channel)},"data":${json}}`);
+    this.ws.send(`{"type":"publish","id":${this.replies.id()},"channel":${JSON.stringify(channel)},"data":${json}}`);
   }
   request(json: string): Promise<void> {
     return this.command(`"type":"rpc","method":"echo","params":${json}`);
@@ -254,29 +267,16 @@ class TetherClient extends Base {
  * (binary frames have no text to scan), which costs the generator, not the server measured.
  */
 class TetherMsgpackClient extends Base {
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
-  welcomed: Promise<void>;
+  private readonly replies: Replies;
   constructor(ws: WebSocket) {
     super(ws);
-    let onWelcome: () => void = () => {};
-    this.welcomed = new Promise((resolve) => {
-      onWelcome = resolve;
-    });
+    this.replies = new Replies(ws);
     ws.on('message', (data: Buffer) => {
       this.frames++;
       const f = msgpackCodec.decode(data) as { type?: string; id?: number; ok?: boolean; error?: { message: string } };
-      if (f.type === 'reply' && f.id !== undefined) {
-        const waiter = this.pending.get(f.id);
-        this.pending.delete(f.id);
-        if (f.ok) waiter?.resolve();
-        else waiter?.reject(new Error(f.error?.message ?? 'refused'));
-      } else if (f.type === 'welcome') onWelcome();
+      if (f.type === 'reply' && f.id !== undefined) this.replies.settle(f.id, f.ok === true, f.error?.message);
+      else if (f.type === 'welcome') this.greet();
       else if (f.type === 'ping') ws.send(msgpackCodec.encode({ type: 'pong' }));
-    });
-    ws.on('close', () => {
-      for (const waiter of this.pending.values()) waiter.reject(new Error('closed'));
-      this.pending.clear();
     });
   }
   subscribe(): Promise<void> {
@@ -290,11 +290,7 @@ class TetherMsgpackClient extends Base {
   request(json: string): Promise<void> {
     if (this.params?.json !== json) this.params = { json, value: JSON.parse(json) };
     const params = this.params.value;
-    return new Promise((resolve, reject) => {
-      const id = this.nextId++;
-      this.pending.set(id, { resolve, reject });
-      this.ws.send(msgpackCodec.encode({ type: 'rpc', id, method: 'echo', params }));
-    });
+    return this.replies.ask((id) => this.ws.send(msgpackCodec.encode({ type: 'rpc', id, method: 'echo', params })));
   }
 }
 
@@ -325,23 +321,18 @@ async function connectUnbounded(kind: Kind, port: number, token: string): Promis
     await opened;
     return client;
   }
-  if (kind === 'socketio') {
-    const { ws, opened } = socket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`);
-    const client = new SocketIoClient(ws);
-    await opened;
-    await client.connected;
-    return client;
-  }
-  if (kind === 'tether-msgpack') {
-    const { ws, opened } = socket(`ws://127.0.0.1:${port}/ws?token=${token}`, ['tether.v1.msgpack']);
-    const client = new TetherMsgpackClient(ws);
-    await opened;
-    await client.welcomed;
-    return client;
-  }
-  const { ws, opened } = socket(`ws://127.0.0.1:${port}/ws?token=${token}`, ['tether.v1']);
-  const client = new TetherClient(ws);
+  const tether = `ws://127.0.0.1:${port}/ws?token=${token}`;
+  const { ws, opened } =
+    kind === 'socketio'
+      ? socket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`)
+      : socket(tether, [kind === 'tether-msgpack' ? 'tether.v1.msgpack' : 'tether.v1']);
+  const client =
+    kind === 'socketio'
+      ? new SocketIoClient(ws)
+      : kind === 'tether-msgpack'
+        ? new TetherMsgpackClient(ws)
+        : new TetherClient(ws);
   await opened;
-  await client.welcomed;
+  await client.greeted;
   return client;
 }
