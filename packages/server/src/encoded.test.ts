@@ -2,13 +2,13 @@
 // waits for nothing), a second one in the same tick corks each socket until the tick ends, and
 // the frames arrive in order either way. Real sockets on loopback; only the sessions are thin.
 import type { AddressInfo } from 'node:net';
-import type { Writable } from 'node:stream';
 import { jsonCodec } from '@tether/protocol';
 import { afterEach, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { EncodedFrame, fanOut } from './encoded.js';
 import { createMetrics } from './metrics.js';
 import type { Session } from './session.js';
+import { socketOf } from './ws-socket.js';
 
 const closers: (() => void)[] = [];
 afterEach(() => {
@@ -58,7 +58,7 @@ const sessionOn = (ws: WebSocket): Session =>
     },
   }) as unknown as Session;
 
-const corked = (ws: WebSocket): number => (ws as unknown as { _socket: Writable })._socket.writableCorked;
+const corked = (ws: WebSocket): number | undefined => socketOf(ws)?.writableCorked;
 const nextTick = () => new Promise<void>((r) => process.nextTick(r));
 
 it('writes a lone fan-out at once and corks from the second in a tick until the tick ends', async () => {

@@ -39,8 +39,8 @@ export class SessionTimers<S extends Timed> {
     private readonly members: ReadonlySet<S>,
   ) {}
 
-  /** Starts sweeping (`s` is already among `members`; the sweep runs only while some are). */
-  add(_s: S): void {
+  /** A connection was added to `members`: starts the sweep if it is not running (it runs while some are). */
+  started(): void {
     if (!this.sweeper) {
       // The verdict waits one turn of the loop: after a stall the peer's pong may sit unread
       // behind this timer, and `setImmediate` runs once pending I/O has been read.

@@ -12,6 +12,7 @@ import type { EncodedFrame } from './encoded.js';
 import type { ServerMetrics } from './metrics.js';
 import { WindowCounter } from './rate-limit.js';
 import type { SessionTimers } from './session-timers.js';
+import { socketOf } from './ws-socket.js';
 
 /** @internal Per-connection settings resolved from the server options. */
 export interface SessionSettings {
@@ -39,7 +40,8 @@ export interface SessionShared {
 // Times are ms since this module loaded, floored: small integers V8 stores inline, where the bare
 // difference is a heap number (16 B a field, 48 B a connection) even when integral.
 const BASE = Date.now();
-const clock = (): number => Math.floor(Date.now() - BASE);
+const sinceBase = (t: number): number => Math.floor(t - BASE);
+const clock = (): number => sinceBase(Date.now());
 
 const TEXT = { binary: false } as const;
 const BINARY = { binary: true } as const;
@@ -98,7 +100,7 @@ export class Session implements ClientContext {
   }
   /** The peer's address, read from `ws`'s socket when asked: a copy per session cost every connection. */
   get address(): string {
-    return (this.ws as unknown as { _socket?: { remoteAddress?: string } })._socket?.remoteAddress ?? '';
+    return socketOf(this.ws)?.remoteAddress ?? '';
   }
 
   get user(): string {
@@ -145,7 +147,7 @@ export class Session implements ClientContext {
   /** Starts the heartbeat and the token expiry (both on the node's shared timers). */
   start(): void {
     this.nextPingAt = clock() + this.settings.heartbeatInterval;
-    this.timers.add(this);
+    this.timers.started();
     this.timers.expireAt(this, undefined);
     this.expired(Date.now());
   }
@@ -159,7 +161,7 @@ export class Session implements ClientContext {
   /** One round of the shared sweep: 4010 after `interval + timeout` of silence; a ping every `interval`. */
   sweep(epochNow: number): void {
     if (this.closing) return;
-    const now = Math.floor(epochNow - BASE);
+    const now = sinceBase(epochNow);
     const { heartbeatInterval, heartbeatTimeout } = this.settings;
     if (now - this.seen >= heartbeatInterval + heartbeatTimeout) {
       this.close(CloseCode.HEARTBEAT_TIMEOUT, 'heartbeat timeout');
@@ -271,7 +273,7 @@ export class Session implements ClientContext {
     if (this.closing) return;
     this.closing = true;
     this.closeCode = code;
-    this.stopTimers();
+    this.timers.delete(this);
     this.shared.onClosing(this);
     try {
       this.ws.close(code, reason);
@@ -287,13 +289,9 @@ export class Session implements ClientContext {
   closed(): void {
     if (!this.closing) {
       this.closing = true;
-      this.stopTimers();
+      this.timers.delete(this);
       this.shared.onClosing(this);
     }
     if (this.rare?.killTimer) clearTimeout(this.rare.killTimer);
-  }
-
-  private stopTimers(): void {
-    this.timers.delete(this);
   }
 }

@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { socketOf } from '../src/ws-socket.js';
 import { cleanup, connectAs, RawClient, refusedStatus, SECRET, startServer, token, within } from './helpers.js';
 
 const children: ChildProcess[] = [];
@@ -35,7 +37,7 @@ describe('close() drains', () => {
     const server = await startServer();
     const c = await connectAs(server);
     // A client that stops reading never answers the close frame.
-    (c.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    (socketOf(c.ws) as Socket).pause();
     const started = Date.now();
     await server.tether.close({ deadline: 400 });
     expect(Date.now() - started).toBeLessThan(1_500);

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { CLIENT_FRAME_TYPES } from '@tether/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TetherServer } from '../src/index.js';
+import { socketOf } from '../src/ws-socket.js';
 import { cleanup, connectAs, type Frame, RawClient, refusedStatus, startServer, token, waitFor } from './helpers.js';
 
 afterEach(cleanup);
@@ -49,7 +50,7 @@ describe('slow consumers', () => {
     const server = await startServer({ limits: { maxBuffered } });
     const c = await connectAs(server);
     await c.ok({ type: 'subscribe', channel: 'room:flood' });
-    const socket = (c.ws as unknown as { _socket: Socket })._socket;
+    const socket = socketOf(c.ws) as Socket;
     socket.pause();
     const chunk = 'x'.repeat(64 * 1024);
     let published = 0;
