@@ -314,6 +314,22 @@ export function connect(kind: Kind, port: number, token: string): Promise<WireCl
   return within(connectUnbounded(kind, port, token), 15_000, `${kind} connect`);
 }
 
+/** Where each greeting kind connects, with which subprotocols, and the client that speaks it. */
+const tetherUrl = (port: number, token: string) => `ws://127.0.0.1:${port}/ws?token=${token}`;
+const GREETED = {
+  socketio: {
+    url: (port: number) => `ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`,
+    protocols: [],
+    Client: SocketIoClient,
+  },
+  tether: { url: tetherUrl, protocols: ['tether.v1'], Client: TetherClient },
+  'tether-redis': { url: tetherUrl, protocols: ['tether.v1'], Client: TetherClient },
+  'tether-msgpack': { url: tetherUrl, protocols: ['tether.v1.msgpack'], Client: TetherMsgpackClient },
+} satisfies Record<
+  Exclude<Kind, 'ws' | 'ws-json'>,
+  { url: (port: number, token: string) => string; protocols: string[]; Client: new (ws: WebSocket) => Base }
+>;
+
 async function connectUnbounded(kind: Kind, port: number, token: string): Promise<WireClient> {
   if (kind === 'ws' || kind === 'ws-json') {
     const { ws, opened } = socket(`ws://127.0.0.1:${port}`);
@@ -321,17 +337,9 @@ async function connectUnbounded(kind: Kind, port: number, token: string): Promis
     await opened;
     return client;
   }
-  const tether = `ws://127.0.0.1:${port}/ws?token=${token}`;
-  const { ws, opened } =
-    kind === 'socketio'
-      ? socket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`)
-      : socket(tether, [kind === 'tether-msgpack' ? 'tether.v1.msgpack' : 'tether.v1']);
-  const client =
-    kind === 'socketio'
-      ? new SocketIoClient(ws)
-      : kind === 'tether-msgpack'
-        ? new TetherMsgpackClient(ws)
-        : new TetherClient(ws);
+  const { url, protocols, Client } = GREETED[kind];
+  const { ws, opened } = socket(url(port, token), protocols);
+  const client = new Client(ws);
   await opened;
   await client.greeted;
   return client;
