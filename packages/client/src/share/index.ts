@@ -117,9 +117,19 @@ async function join(
   } catch {
     return lead();
   }
+  // Listened for at once: a script that does not load fails while the tab still waits for its lock.
+  let failed = false;
+  let onError = (): void => {
+    failed = true;
+  };
+  w.addEventListener('error', () => onError());
   // Held for the tab's life, before the worker hears of the tab: the worker waits for it to be free.
   const lock = `${name}:tab:${id}`;
   const release = await hold(locks, lock);
+  if (failed) {
+    release();
+    return lead();
+  }
   const port = w.port;
   const mine = { post: (m: TabMessage) => port.postMessage(m) };
   let left = false;
@@ -136,7 +146,7 @@ async function join(
     leave();
     leave = lead();
   };
-  w.addEventListener('error', instead);
+  onError = instead;
   port.postMessage({ t: 'init', id, o: data, lock } satisfies Init);
   const rx = tab.attach(mine);
   port.onmessage = (e) => {
